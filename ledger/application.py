@@ -1,0 +1,205 @@
+"""The ledger application: the only way in for commands.
+
+``append`` validates a batch of events against their schemas and against the journal,
+stamps each with the recorded time and principal, and records the batch atomically in
+the hash-chained journal. ``verify`` recomputes the chain. Reads go to the journal index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresFactory
+
+from ledger.admission import FieldError, LedgerValidationError, check_references, duplicate_registration, parse_events
+from ledger.calendar import STOCKHOLM
+from ledger.config import DatabaseConfig, database_config
+from ledger.events import EventBase
+from ledger.index import EventFilter, JournalIndex, JournalIndexProjection, PostgresJournalIndex, SQLiteJournalIndex
+from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal, entry_hash
+
+MAX_BATCH = 10_000
+APPEND_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    length: int
+    head_hash: str
+    problem: VerifyProblem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(tz=dt.timezone.utc)
+
+
+class Ledger(Application[Any]):
+    """Huvudboken: records grant events and answers what was recorded."""
+
+    name = "ledger"
+    snapshotting_intervals = {Journal: 500}  # noqa: RUF012 - the library reads it as a class attribute
+
+    def __init__(self, config: DatabaseConfig | None = None, clock: Callable[[], dt.datetime] = utc_now):
+        self.config = config or database_config()
+        super().__init__(env=dict(self.config.env))
+        view_class = PostgresJournalIndex if isinstance(self.factory, PostgresFactory) else SQLiteJournalIndex
+        self.index: JournalIndex = self.factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+        self.index_projection = JournalIndexProjection(view=self.index)
+        self.clock = clock
+        self._append_lock = threading.Lock()
+
+    # --- commands ----------------------------------------------------------------
+
+    def append(self, raw_events: Sequence[Any], principal: str) -> list[Entry]:
+        """Record a batch of events, all or nothing. Raises LedgerValidationError."""
+        if not raw_events:
+            raise LedgerValidationError([FieldError(0, "events", "the batch is empty")])
+        if len(raw_events) > MAX_BATCH:
+            raise LedgerValidationError([FieldError(0, "events", f"a batch holds at most {MAX_BATCH} events")])
+        if not principal:
+            raise LedgerValidationError([FieldError(0, "principal", "who records the events must be known")])
+        events, errors = parse_events(raw_events)
+        if errors:
+            raise LedgerValidationError(errors)
+        parsed = [e for e in events if e is not None]
+        with self._append_lock:
+            for _attempt in range(APPEND_ATTEMPTS):
+                journal = self._journal()
+                self.catch_up()
+                now = self.clock()
+                self._check(parsed, now)
+                entries = [self._stamp(journal, event, now, principal) for event in parsed]
+                try:
+                    self.save(journal)
+                except IntegrityError:
+                    continue  # another writer took the position: reload and check again
+                self.catch_up()
+                return entries
+        raise RuntimeError("the journal is too busy: could not append after repeated conflicts")
+
+    def _check(self, events: list[EventBase], now: dt.datetime) -> None:
+        today = now.astimezone(STOCKHOLM).date()
+        errors = check_references(events, self.index, today)
+        errors += duplicate_registration(events, self.index.recipient_ids())
+        if errors:
+            raise LedgerValidationError(sorted(errors, key=lambda e: e.item))
+
+    @staticmethod
+    def _stamp(journal: Journal, event: EventBase, now: dt.datetime, principal: str) -> Entry:
+        payload = event.model_dump(mode="json")
+        return journal.record(str(event.event_id), payload["kind"], now.isoformat(), principal, payload)
+
+    def _journal(self) -> Journal:
+        try:
+            journal = self.repository.get(JOURNAL_ID)
+        except AggregateNotFoundError:
+            return Journal()
+        assert isinstance(journal, Journal)
+        return journal
+
+    # --- the index projection ------------------------------------------------------
+
+    def catch_up(self, batch_size: int = 1000, progress: Callable[[int], None] | None = None) -> int:
+        """Bring the journal index up to the journal's head; returns how many notifications it read."""
+        seen = 0
+        last = self.index.max_tracking_id(self.name) or 0
+        while True:
+            notifications = self.recorder.select_notifications(last, batch_size, inclusive_of_start=False)
+            if not notifications:
+                return seen
+            entries = []
+            for notification in notifications:
+                domain_event = self.mapper.to_domain_event(notification)
+                if isinstance(domain_event, Journal.EntryRecorded):
+                    entries.append(domain_event.entry())
+            last = notifications[-1].id
+            self.index_projection.process_batch(entries, Tracking(self.name, last))
+            seen += len(notifications)
+            if progress:
+                progress(len(notifications))
+
+    # --- reads ---------------------------------------------------------------------
+
+    def entries(self, batch_size: int = 1000) -> Iterator[tuple[int, Any]]:
+        """Every stored journal record in version order: (originator_version, stored event)."""
+        after = 1  # version 1 is the journal's "Opened" event
+        while True:
+            stored = self.recorder.select_events(JOURNAL_ID, gt=after, limit=batch_size)
+            if not stored:
+                return
+            for record in stored:
+                yield record.originator_version, record
+            after = stored[-1].originator_version
+
+    def list_events(self, flt: EventFilter | None = None) -> list[dict[str, Any]]:
+        return self.index.events(flt or EventFilter())
+
+    def head(self) -> tuple[int, str]:
+        position, digest = self.index.head()
+        return position, digest or GENESIS_HASH
+
+    # --- verification --------------------------------------------------------------
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyResult:
+        """Recompute the hash chain over every stored entry, in journal order."""
+        prev_hash, expected = GENESIS_HASH, 1
+        for version, stored in self.entries():
+            position = version - 1
+            if position != expected:
+                return VerifyResult(expected - 1, prev_hash, VerifyProblem(expected, _gap_reason(expected, position)))
+            problem = self._check_stored(stored, position, prev_hash)
+            if problem:
+                return VerifyResult(expected - 1, prev_hash, VerifyProblem(position, problem))
+            prev_hash = self.mapper.to_domain_event(stored).hash
+            expected += 1
+            if progress:
+                progress(1)
+        return self._verify_tail(expected - 1, prev_hash)
+
+    def _check_stored(self, stored: Any, position: int, prev_hash: str) -> str | None:
+        try:
+            event = self.mapper.to_domain_event(stored)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is tampering
+            return f"stored event cannot be decoded ({type(exc).__name__})"
+        if not isinstance(event, Journal.EntryRecorded):
+            return "stored record is not a journal entry"
+        entry = event.entry()
+        if entry.position != position:
+            return f"entry says position {entry.position} but is stored at {position}: reordered or moved"
+        if entry.prev_hash != prev_hash:
+            return "previous-hash link broken: an entry before it was altered, removed or inserted"
+        if entry_hash(prev_hash, entry.hashed_content()) != entry.hash:
+            return "content does not match its hash: the stored event was altered"
+        return None
+
+    def _verify_tail(self, length: int, head_hash: str) -> VerifyResult:
+        """The index keeps its own copy of the head: a shorter journal lost entries at the end."""
+        indexed_length, indexed_hash = self.index.head()
+        if indexed_length > length:
+            reason = f"journal ends at {length} but {indexed_length} entries were recorded: entries removed at the end"
+            return VerifyResult(length, head_hash, VerifyProblem(length + 1, reason))
+        if indexed_length == length and indexed_hash not in (None, head_hash):
+            return VerifyResult(length, head_hash, VerifyProblem(length, "head hash differs from the one recorded"))
+        return VerifyResult(length, head_hash, None)
+
+
+def _gap_reason(expected: int, found: int) -> str:
+    if found > expected:
+        return f"entry {expected} is missing (next stored entry is {found}): removed"
+    return f"entry {found} stored again after {expected - 1}: inserted or duplicated"

@@ -1,0 +1,199 @@
+"""The journal index: a read model of every recorded event, queried with SQL.
+
+It answers what the ledger must know before it records an event (is this event id
+taken, is this agreement decided, is this recipient registered) and what ``ledger
+events`` lists. It is a projection of the journal with an eventsourcing tracking
+recorder, so it resumes after a crash without indexing an entry twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import singledispatchmethod
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from ledger.journal import Entry, Journal
+from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
+
+INDEX_DDL = (
+    "CREATE TABLE IF NOT EXISTS {s}journal_index ("
+    " position BIGINT PRIMARY KEY,"
+    " event_id TEXT NOT NULL UNIQUE,"
+    " kind TEXT NOT NULL,"
+    " agreement_id TEXT,"
+    " part_id TEXT,"
+    " recipient_id TEXT,"
+    " effective_date TEXT NOT NULL,"
+    " recorded_at TEXT NOT NULL,"
+    " recorded_by TEXT NOT NULL,"
+    " corrects TEXT,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " payload TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS journal_index_agreement ON {s}journal_index (agreement_id, position)",
+    "CREATE INDEX IF NOT EXISTS journal_index_recipient ON {s}journal_index (recipient_id, position)",
+    "CREATE INDEX IF NOT EXISTS journal_index_kind ON {s}journal_index (kind, position)",
+    "CREATE INDEX IF NOT EXISTS journal_index_recorded_by ON {s}journal_index (recorded_by, position)",
+)
+
+COLUMNS = (
+    "position, event_id, kind, agreement_id, part_id, recipient_id, effective_date,"
+    " recorded_at, recorded_by, corrects, prev_hash, hash, payload"
+)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Filters for listing events; every one optional."""
+
+    agreement_id: str | None = None
+    recipient_id: str | None = None
+    kind: str | None = None
+    recorded_by: str | None = None
+    as_of: str | None = None  # effective_date <= as_of (ISO date)
+    known_at: str | None = None  # recorded_at <= known_at (ISO datetime, UTC)
+    after_position: int = 0
+    limit: int | None = None
+
+
+def _row(entry: Entry) -> tuple[Any, ...]:
+    payload = entry.payload
+    agreement = payload.get("agreement_id") or (payload.get("agreement") or {}).get("agreement_id")
+    return (
+        entry.position,
+        entry.event_id,
+        entry.kind,
+        agreement,
+        payload.get("part_id"),
+        payload.get("recipient_id"),
+        payload["effective_date"],
+        entry.recorded_at,
+        entry.recorded_by,
+        payload.get("corrects"),
+        entry.prev_hash,
+        entry.hash,
+        json.dumps(payload, ensure_ascii=False, sort_keys=True),
+    )
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An index row as the API and CLI show it."""
+    out = dict(row)
+    out["payload"] = json.loads(out["payload"])
+    return out
+
+
+class JournalIndex(SqlView):
+    """Queries shared by both backends' index tables."""
+
+    ddl = INDEX_DDL
+
+    def index_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
+        """Index entries and record the tracking position in one transaction."""
+        with self.transaction(commit=True) as cursor:
+            if entries:
+                cursor.executemany(
+                    self.sql(f"INSERT INTO {{s}}journal_index ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+                    [_row(e) for e in entries],
+                )
+            self._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
+
+    def existing_event_ids(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(event_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(f"SELECT event_id FROM {{s}}journal_index WHERE event_id IN ({marks})", chunk)
+            found.update(r["event_id"] for r in rows)
+        return found
+
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE event_id = ?", [event_id])
+        return decode_row(rows[0]) if rows else None
+
+    def event_at(self, position: int) -> dict[str, Any] | None:
+        rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE position = ?", [position])
+        return decode_row(rows[0]) if rows else None
+
+    def agreement(self, agreement_id: str) -> dict[str, Any] | None:
+        """The agreement as last decided or amended (the terms in force), or None."""
+        rows = self.query(
+            "SELECT payload FROM {s}journal_index WHERE agreement_id = ?"
+            " AND kind IN ('agreement_decided', 'agreement_amended') ORDER BY position DESC LIMIT 1",
+            [agreement_id],
+        )
+        return json.loads(rows[0]["payload"])["agreement"] if rows else None
+
+    def agreement_ids(self) -> list[str]:
+        rows = self.query(
+            "SELECT DISTINCT agreement_id FROM {s}journal_index WHERE kind = 'agreement_decided' ORDER BY agreement_id"
+        )
+        return [r["agreement_id"] for r in rows]
+
+    def recipient_ids(self) -> set[str]:
+        rows = self.query("SELECT recipient_id FROM {s}journal_index WHERE kind = 'recipient_registered'")
+        return {r["recipient_id"] for r in rows}
+
+    def recipient_history(self, recipient_id: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE recipient_id = ?"
+            " AND kind IN ('recipient_registered', 'recipient_renamed') ORDER BY position",
+            [recipient_id],
+        )
+        return [decode_row(r) for r in rows]
+
+    def head(self) -> tuple[int, str | None]:
+        rows = self.query("SELECT position, hash FROM {s}journal_index ORDER BY position DESC LIMIT 1")
+        return (rows[0]["position"], rows[0]["hash"]) if rows else (0, None)
+
+    def events(self, flt: EventFilter) -> list[dict[str, Any]]:
+        clauses, params = ["position > ?"], [flt.after_position]
+        for column in ("agreement_id", "recipient_id", "kind", "recorded_by"):
+            value = getattr(flt, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if flt.as_of is not None:
+            clauses.append("effective_date <= ?")
+            params.append(flt.as_of)
+        if flt.known_at is not None:
+            clauses.append("recorded_at <= ?")
+            params.append(flt.known_at)
+        statement = f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE {' AND '.join(clauses)} ORDER BY position"
+        if flt.limit is not None:
+            statement += " LIMIT ?"
+            params.append(flt.limit)
+        return [decode_row(r) for r in self.query(statement, params)]
+
+
+class SQLiteJournalIndex(JournalIndex, SQLiteSqlView):
+    pass
+
+
+class PostgresJournalIndex(JournalIndex, PostgresSqlView):
+    pass
+
+
+class JournalIndexProjection(Projection[JournalIndex]):
+    """Keeps the journal index up to date, one entry or a batch at a time."""
+
+    name = "journal_index"
+    topics = ()
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        # The journal's "Opened" event: nothing to index, but track it.
+        self.view.index_entries([], tracking)
+
+    @process_event.register
+    def _(self, domain_event: Journal.EntryRecorded, tracking: Tracking) -> None:
+        self.view.index_entries([domain_event.entry()], tracking)
+
+    def process_batch(self, entries: Sequence[Entry], tracking: Tracking) -> None:
+        self.view.index_entries(entries, tracking)

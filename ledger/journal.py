@@ -1,0 +1,120 @@
+"""The journal: one hash-chained sequence of every recorded event.
+
+The journal is an eventsourcing aggregate whose version is the journal position, so the
+database's unique (originator_id, originator_version) key serialises appends: two
+writers that both read position N cannot both record N+1. Each entry's hash is SHA-256
+over the previous entry's hash and the entry's canonical serialisation, so altering,
+removing, inserting or reordering a stored entry breaks the chain at that position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+JOURNAL_ID = uuid5(NAMESPACE_URL, "urn:grant-ledger:journal")
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash (hex, ASCII) and the entry's canonical JSON."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(entry)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded event as the journal holds it."""
+
+    position: int
+    event_id: str
+    kind: str
+    recorded_at: str  # ISO 8601 with offset, UTC
+    recorded_by: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def hashed_content(self) -> dict[str, Any]:
+        return hashed_content(self.position, self.event_id, self.kind, self.recorded_at, self.recorded_by, self.payload)
+
+
+def hashed_content(
+    position: int, event_id: str, kind: str, recorded_at: str, recorded_by: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "position": position,
+        "event_id": event_id,
+        "kind": kind,
+        "recorded_at": recorded_at,
+        "recorded_by": recorded_by,
+        "payload": payload,
+    }
+
+
+class Journal(Aggregate):
+    """Huvudbok: the ledger's journal. Its state is only its length and head hash."""
+
+    @event("Opened")
+    def __init__(self) -> None:
+        self.length = 0
+        self.head_hash = GENESIS_HASH
+
+    @classmethod
+    def create_id(cls) -> UUID:
+        return JOURNAL_ID
+
+    def record(self, event_id: str, kind: str, recorded_at: str, recorded_by: str, payload: dict[str, Any]) -> Entry:
+        """Append one entry at the next position, chained to the head."""
+        position = self.length + 1
+        prev_hash = self.head_hash
+        digest = entry_hash(prev_hash, hashed_content(position, event_id, kind, recorded_at, recorded_by, payload))
+        self.trigger_event(
+            self.EntryRecorded,
+            position=position,
+            event_id=event_id,
+            kind=kind,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            payload=payload,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+        return Entry(position, event_id, kind, recorded_at, recorded_by, payload, prev_hash, digest)
+
+    class EntryRecorded(Aggregate.Event):
+        position: int
+        event_id: str
+        kind: str
+        recorded_at: str
+        recorded_by: str
+        payload: dict[str, Any]
+        prev_hash: str
+        hash: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            journal = aggregate
+            assert isinstance(journal, Journal)
+            journal.length = self.position
+            journal.head_hash = self.hash
+
+        def entry(self) -> Entry:
+            return Entry(
+                self.position,
+                self.event_id,
+                self.kind,
+                self.recorded_at,
+                self.recorded_by,
+                self.payload,
+                self.prev_hash,
+                self.hash,
+            )
