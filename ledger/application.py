@@ -17,11 +17,14 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresFactory
 
+from ledger import catalogue
 from ledger.admission import FieldError, LedgerValidationError, check_references, duplicate_registration, parse_events
 from ledger.calendar import STOCKHOLM
 from ledger.config import DatabaseConfig, database_config
 from ledger.events import EventBase
 from ledger.index import EventFilter, JournalIndex, JournalIndexProjection, PostgresJournalIndex, SQLiteJournalIndex
+from ledger.terms import Agreement
+from ledger.timeparams import format_recorded
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal, entry_hash
 
 MAX_BATCH = 10_000
@@ -93,6 +96,17 @@ class Ledger(Application[Any]):
                 return entries
         raise RuntimeError("the journal is too busy: could not append after repeated conflicts")
 
+    def record_missing(self, events: Sequence[EventBase], principal: str) -> list[Entry]:
+        """Append the events whose ids are not yet recorded: loading twice changes nothing."""
+        self.catch_up()
+        taken = self.index.existing_event_ids(str(e.event_id) for e in events)
+        missing = [e for e in events if str(e.event_id) not in taken]
+        return self.append(missing, principal) if missing else []
+
+    def load_agreements(self, names: list[str] | None = None) -> list[Entry]:
+        """Append the catalogue's agreements (and the recipients they need)."""
+        return self.record_missing(catalogue.load_events(catalogue.select(names)), catalogue.LOADER_PRINCIPAL)
+
     def _check(self, events: list[EventBase], now: dt.datetime) -> None:
         today = now.astimezone(STOCKHOLM).date()
         errors = check_references(events, self.index, today)
@@ -103,7 +117,7 @@ class Ledger(Application[Any]):
     @staticmethod
     def _stamp(journal: Journal, event: EventBase, now: dt.datetime, principal: str) -> Entry:
         payload = event.model_dump(mode="json")
-        return journal.record(str(event.event_id), payload["kind"], now.isoformat(), principal, payload)
+        return journal.record(str(event.event_id), payload["kind"], format_recorded(now), principal, payload)
 
     def _journal(self) -> Journal:
         try:
@@ -149,6 +163,14 @@ class Ledger(Application[Any]):
 
     def list_events(self, flt: EventFilter | None = None) -> list[dict[str, Any]]:
         return self.index.events(flt or EventFilter())
+
+    def agreement(self, agreement_id: str) -> Agreement | None:
+        """The agreement's terms in force (as last decided or amended)."""
+        payload = self.index.agreement(agreement_id)
+        return Agreement.model_validate(payload) if payload else None
+
+    def agreements(self) -> list[Agreement]:
+        return [a for a in (self.agreement(i) for i in self.index.agreement_ids()) if a is not None]
 
     def head(self) -> tuple[int, str]:
         position, digest = self.index.head()

@@ -1,0 +1,323 @@
+"""The ``ledger`` command line. Every command takes ``--database-url`` (or LEDGER_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ledger.admission import LedgerValidationError, parse_events
+from ledger.application import Ledger
+from ledger.catalogue import CatalogueError
+from ledger.config import ENV_VAR, ConfigError, database_config
+from ledger.index import EventFilter
+from ledger.money import format_kronor
+from ledger.timeparams import TimeParamError, known_at_text, parse_as_of
+
+app = typer.Typer(
+    help="Revisionsliggare för statsbidrag — the audit ledger for Swedish state grants.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+agreements_app = typer.Typer(help="Överenskommelser — the agreements: load the catalogue, reconcile totals.")
+app.add_typer(agreements_app, name="agreements")
+
+console = Console()
+errors = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    Optional[str],
+    typer.Option("--database-url", envvar=ENV_VAR, help="sqlite:///path or postgresql://user@host:port/db"),
+]
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="Output format: table, csv or json")]
+
+
+def open_ledger(url: str | None) -> Ledger:
+    try:
+        return Ledger(database_config(url))
+    except ConfigError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=True,
+    )
+
+
+# --- append ------------------------------------------------------------------------
+
+
+def read_json_lines(path: Path) -> tuple[list[tuple[int, Any]], list[str]]:
+    """(line number, parsed JSON) for every non-blank line, and the lines that are not JSON."""
+    items, problems = [], []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+    return items, problems
+
+
+@app.command()
+def append(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines file, one event per line")],
+    principal: Annotated[str, typer.Option(help="Who records the events (kept on every event)")] = "cli",
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Events per atomic batch")] = 5000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import events from JSON Lines. Every line is validated first; if any line is bad,
+    every bad line is reported with its number and reason, and nothing is recorded."""
+    items, problems = read_json_lines(file)
+    events, field_errors = parse_events([value for _, value in items])
+    problems += [f"line {items[e.item][0]}: {e.field}: {e.reason}" for e in field_errors]
+    if problems:
+        for problem in problems:
+            errors.print(problem)
+        raise fail(f"{len(problems)} problem(s) in {file}; nothing was recorded")
+    ledger = open_ledger(database_url)
+    parsed = [e for e in events if e is not None]
+    try:
+        # Check the whole file against the journal before recording any of it.
+        ledger.catch_up()
+        ledger._check(parsed, ledger.clock())  # noqa: SLF001 - same check append makes, once for the whole file
+    except LedgerValidationError as exc:
+        for e in exc.errors:
+            errors.print(f"line {items[e.item][0]}: {e.field}: {e.reason}")
+        raise fail(f"{len(exc.errors)} problem(s) in {file}; nothing was recorded") from exc
+    with progress_bar() as bar:
+        task = bar.add_task("Recording", total=len(parsed))
+        for start in range(0, len(parsed), batch_size):
+            batch = parsed[start : start + batch_size]
+            ledger.append(batch, principal)
+            bar.advance(task, len(batch))
+    position, digest = ledger.head()
+    console.print(f"Recorded {len(parsed)} events; journal position {position}, head hash {digest[:16]}…")
+
+
+# --- events ------------------------------------------------------------------------
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: Format, title: str) -> None:
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n")
+    elif fmt is Format.csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: _cell(row.get(c)) for c in columns})
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*[_cell(row.get(c)) for c in columns])
+        console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@app.command()
+def events(
+    agreement: Annotated[Optional[str], typer.Option(help="Only this agreement id")] = None,
+    recipient: Annotated[Optional[str], typer.Option(help="Only this recipient id")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="Only this event kind, e.g. payout_made")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Effective on or before this date (YYYY-MM-DD)")] = None,
+    known_at: Annotated[
+        Optional[str], typer.Option("--known-at", help="Recorded at or before this time (ISO 8601; a date means its end)")
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="At most this many events")] = None,
+    fmt: FormatOption = Format.table,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Händelser — list recorded events in journal order."""
+    try:
+        flt = EventFilter(
+            agreement_id=agreement,
+            recipient_id=recipient,
+            kind=kind,
+            as_of=parse_as_of(as_of).isoformat() if as_of else None,
+            known_at=known_at_text(known_at) if known_at else None,
+            limit=limit,
+        )
+    except TimeParamError as exc:
+        raise fail(str(exc), 2) from exc
+    ledger = open_ledger(database_url)
+    ledger.catch_up()
+    rows = ledger.list_events(flt)
+    for row in rows:
+        amount = row["payload"].get("amount")
+        row["amount"] = format_kronor(amount) if isinstance(amount, int) and fmt is Format.table else amount
+    columns = ["position", "kind", "effective_date", "recorded_at", "recorded_by", "agreement_id", "part_id",
+               "recipient_id", "amount", "event_id", "hash"]
+    if fmt is Format.json:
+        columns.append("payload")
+        rows = [{c: r.get(c) for c in columns} for r in rows]
+    _emit(rows, columns, fmt, "Händelser (events)")
+
+
+# --- verify ------------------------------------------------------------------------
+
+
+@app.command()
+def verify(database_url: DatabaseUrl = None) -> None:
+    """Kontrollera kedjan — recompute the hash chain; exit 1 naming the first tampered position."""
+    ledger = open_ledger(database_url)
+    with progress_bar() as bar:
+        task = bar.add_task("Verifying", total=ledger.head()[0] or None)
+        result = ledger.verify(progress=lambda n: bar.advance(task, n))
+    if result.ok:
+        console.print(f"OK: {result.length} entries, head hash {result.head_hash}")
+        return
+    assert result.problem is not None
+    raise fail(f"chain broken at position {result.problem.position}: {result.problem.reason}")
+
+
+# --- agreements --------------------------------------------------------------------
+
+
+@agreements_app.command("load")
+def agreements_load(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Agreement ids; all five when none")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Append the catalogue's agreements and the recipients they need; loading twice changes nothing."""
+    ledger = open_ledger(database_url)
+    try:
+        entries = ledger.load_agreements(names or None)
+    except CatalogueError as exc:
+        raise fail(str(exc), 2) from exc
+    console.print(f"Recorded {len(entries)} new events ({'already loaded' if not entries else 'loaded'}).")
+
+
+@agreements_app.command("list")
+def agreements_list(fmt: FormatOption = Format.table, database_url: DatabaseUrl = None) -> None:
+    """List the agreements recorded in the ledger."""
+    ledger = open_ledger(database_url)
+    ledger.catch_up()
+    rows = [
+        {
+            "agreement_id": a.agreement_id,
+            "year": a.year,
+            "title": a.title,
+            "parts": len(a.parts),
+            "state_money": a.stated_totals.state_kr * 100,
+        }
+        for a in ledger.agreements()
+    ]
+    if fmt is Format.table:
+        for row in rows:
+            row["state_money"] = format_kronor(row["state_money"])
+    _emit(rows, ["agreement_id", "year", "title", "parts", "state_money"], fmt, "Överenskommelser (agreements)")
+
+
+@agreements_app.command("reconcile")
+def agreements_reconcile(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Agreement ids; all recorded when none")] = None,
+    fmt: FormatOption = Format.table,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Avstämning — stated totals against the sum of the rows, with every difference as a finding."""
+    from projections.reconciliation import reconcile
+
+    ledger = open_ledger(database_url)
+    ledger.catch_up()
+    chosen = [a for a in ledger.agreements() if not names or a.agreement_id in names]
+    if names and len(chosen) != len(set(names)):
+        missing = set(names) - {a.agreement_id for a in chosen}
+        raise fail(f"not recorded in the ledger: {', '.join(sorted(missing))}; run `ledger agreements load`", 2)
+    results = [reconcile(a) for a in chosen]
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=2) + "\n")
+        return
+    rows = []
+    for r in results:
+        for p in r.parts:
+            rows.append({
+                "agreement_id": r.agreement_id, "part_id": p.part_id, "stated": p.stated_total,
+                "rows": p.allocated_rows, "blank": p.unallocated_blank, "difference": p.difference,
+            })
+        rows.append({"agreement_id": r.agreement_id, "part_id": "(total)", "stated": r.stated_state,
+                     "rows": r.parts_total, "blank": None, "difference": r.difference})
+    if fmt is Format.table:
+        for row in rows:
+            for key in ("stated", "rows", "blank", "difference"):
+                if isinstance(row[key], int):
+                    row[key] = format_kronor(row[key])
+    _emit(rows, ["agreement_id", "part_id", "stated", "rows", "blank", "difference"], fmt,
+          "Avstämning (reconciliation)")
+    if fmt is Format.table:
+        for r in results:
+            for f in r.findings:
+                if f.kind == "known_discrepancy":
+                    mark = "known"
+                else:
+                    mark = "[green]known[/green]" if f.known else "[red]UNEXPLAINED[/red]"
+                diff = f" ({format_kronor(f.difference)})" if f.difference else ""
+                console.print(f"{r.agreement_id}: {mark} {f.kind}{diff}: {f.description} [{f.source}]")
+
+
+# --- serve -------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    load: Annotated[bool, typer.Option("--load/--no-load", help="Load the five seed agreements first")] = True,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Start the HTTP API and web pages (uvicorn), loading the seed agreements first."""
+    import uvicorn
+
+    from api.app import create_app
+
+    ledger = open_ledger(database_url)
+    if load:
+        entries = ledger.load_agreements()
+        console.print(f"Seed agreements: {len(entries)} new events recorded.")
+    console.print(f"Ledger on {ledger.config.display_url}; serving http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":
+    app()
