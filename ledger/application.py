@@ -24,6 +24,7 @@ from ledger.config import DatabaseConfig, database_config
 from ledger.events import EventBase
 from ledger.index import EventFilter, JournalIndex, JournalIndexProjection, PostgresJournalIndex, SQLiteJournalIndex
 from ledger.terms import Agreement
+from projections.views import LedgerViews, LedgerViewsProjection, PostgresLedgerViews, SQLiteLedgerViews
 from ledger.timeparams import format_recorded
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal, entry_hash
 
@@ -61,9 +62,17 @@ class Ledger(Application[Any]):
     def __init__(self, config: DatabaseConfig | None = None, clock: Callable[[], dt.datetime] = utc_now):
         self.config = config or database_config()
         super().__init__(env=dict(self.config.env))
-        view_class = PostgresJournalIndex if isinstance(self.factory, PostgresFactory) else SQLiteJournalIndex
-        self.index: JournalIndex = self.factory.tracking_recorder(view_class)  # type: ignore[arg-type]
-        self.index_projection = JournalIndexProjection(view=self.index)
+        postgres = isinstance(self.factory, PostgresFactory)
+        self.index: JournalIndex = self.factory.tracking_recorder(  # type: ignore[assignment]
+            PostgresJournalIndex if postgres else SQLiteJournalIndex  # type: ignore[arg-type]
+        )
+        self.views: LedgerViews = self.factory.tracking_recorder(  # type: ignore[assignment]
+            PostgresLedgerViews if postgres else SQLiteLedgerViews  # type: ignore[arg-type]
+        )
+        self.projections: list[tuple[Any, Any]] = [
+            (self.index, JournalIndexProjection(view=self.index)),
+            (self.views, LedgerViewsProjection(view=self.views)),
+        ]
         self.clock = clock
         self._append_lock = threading.Lock()
 
@@ -127,26 +136,47 @@ class Ledger(Application[Any]):
         assert isinstance(journal, Journal)
         return journal
 
-    # --- the index projection ------------------------------------------------------
+    # --- projections -----------------------------------------------------------
 
     def catch_up(self, batch_size: int = 1000, progress: Callable[[int], None] | None = None) -> int:
-        """Bring the journal index up to the journal's head; returns how many notifications it read."""
-        seen = 0
-        last = self.index.max_tracking_id(self.name) or 0
+        """Bring every read model up to the journal's head; returns how many notifications it read.
+
+        Each view records its tracking position in the same transaction as its rows, so
+        a crash mid-way resumes where the view stopped, never applying an entry twice.
+        """
+        for _attempt in range(5):
+            try:
+                return self._catch_up(batch_size, progress)
+            except IntegrityError:
+                continue  # another process indexed the same entries first: start again from its position
+        return self._catch_up(batch_size, progress)
+
+    def _catch_up(self, batch_size: int, progress: Callable[[int], None] | None) -> int:
+        positions = {id(v): v.max_tracking_id(self.name) or 0 for v, _ in self.projections}
+        start, seen = min(positions.values()), 0
         while True:
-            notifications = self.recorder.select_notifications(last, batch_size, inclusive_of_start=False)
+            notifications = self.recorder.select_notifications(start, batch_size, inclusive_of_start=False)
             if not notifications:
                 return seen
-            entries = []
-            for notification in notifications:
-                domain_event = self.mapper.to_domain_event(notification)
-                if isinstance(domain_event, Journal.EntryRecorded):
-                    entries.append(domain_event.entry())
+            decoded = [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
             last = notifications[-1].id
-            self.index_projection.process_batch(entries, Tracking(self.name, last))
+            for view, projection in self.projections:
+                if last <= positions[id(view)]:
+                    continue
+                entries = [e.entry() for nid, e in decoded
+                           if nid > positions[id(view)] and isinstance(e, Journal.EntryRecorded)]
+                projection.process_batch(entries, Tracking(self.name, last))
+                positions[id(view)] = last
+            start = last
             seen += len(notifications)
             if progress:
                 progress(len(notifications))
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Empty every read model and rebuild it from the journal."""
+        for view, _ in self.projections:
+            view.reset(self.name)
+        return self.catch_up(batch_size=5000, progress=progress)
 
     # --- reads ---------------------------------------------------------------------
 

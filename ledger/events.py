@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Annotated, ClassVar, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from ledger.money import Ore
 from ledger.recipients import RecipientKind, validate_org_number
@@ -160,6 +160,9 @@ class AllocationDecided(MoneyEvent):
     table_id: Identifier | None = None
     dnr: Dnr | None = None
     basis: Text | None = Field(default=None, description="The decision or key the row rests on")
+    condition_id: Identifier | None = Field(
+        default=None, description="The performance condition this share depends on (forfeited if it fails)"
+    )
 
 
 class PaymentDecisionMade(AgreementEvent):
@@ -329,10 +332,10 @@ class RecipientRegistered(EventBase):
     org_number_note: Text | None = None
     needs_agreement: ClassVar[bool] = False
 
-    @model_validator(mode="after")
-    def _org_number(self) -> RecipientRegistered:
-        validate_org_number(self.org_number)
-        return self
+    @field_validator("org_number")
+    @classmethod
+    def _org_number(cls, value: str | None) -> str | None:
+        return validate_org_number(value)
 
     def recipient_refs(self) -> list[tuple[str, str]]:
         return []  # it introduces the recipient

@@ -92,6 +92,8 @@ class JournalIndex(SqlView):
     """Queries shared by both backends' index tables."""
 
     ddl = INDEX_DDL
+    view_name = "journal_index"
+    tables = ("journal_index",)
 
     def index_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
         """Index entries and record the tracking position in one transaction."""

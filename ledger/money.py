@@ -59,6 +59,8 @@ def parse_decimal_kronor(value: str | int | Decimal) -> int:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
         raise MoneyError(f"not a number: {value!r}") from exc
+    if not amount.is_finite():
+        raise MoneyError(f"not a number: {value!r}")
     ore = amount * ORE_PER_KRONA
     if ore != ore.to_integral_value():
         raise MoneyError(f"{value!r} kr is not a whole number of öre")

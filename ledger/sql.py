@@ -12,16 +12,46 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
 
 class SqlView:
-    """Mixin for a tracking recorder with its own tables."""
+    """Mixin for a tracking recorder with its own tables.
+
+    Several views share the datastore's one tracking table; each keeps its own row,
+    named ``<application>:<view_name>``, so each resumes from its own position.
+    """
 
     #: CREATE TABLE / CREATE INDEX statements, with {s} before each table name.
     ddl: Sequence[str] = ()
+    #: Names this view's tracking row; the tables it drops on a rebuild.
+    view_name: str = "view"
+    tables: Sequence[str] = ()
+
+    def tracking_name(self, application_name: str) -> str:
+        return f"{application_name}:{self.view_name}"
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return super().max_tracking_id(self.tracking_name(application_name))  # type: ignore[misc]
+
+    def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None:
+        named = Tracking(self.tracking_name(tracking.application_name), tracking.notification_id)
+        super()._insert_tracking(cursor, named)  # type: ignore[misc]
+
+    def reset(self, application_name: str) -> None:
+        """Empty this view's tables and forget its position, for a full rebuild."""
+        with self.transaction(commit=True) as cursor:
+            for table in self.tables:
+                cursor.execute(self.sql(f"DELETE FROM {{s}}{table}"))
+            cursor.execute(self.sql(f"DELETE FROM {{s}}{self.tracking_table} WHERE application_name = ?"),
+                           [self.tracking_name(application_name)])
+
+    @property
+    def tracking_table(self) -> str:
+        return getattr(self, "tracking_table_name", "tracking")
 
     @property
     def is_postgres(self) -> bool:

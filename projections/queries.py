@@ -1,0 +1,82 @@
+"""The questions auditors ask, for any as_of and known_at, over one or every agreement.
+
+Each function returns plain rows (dicts, amounts in öre) that the CLI, the API and
+the reports render. Filters: agreement, part, recipient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from projections.balances import agreement_total, balance_lines, due_back
+from projections.findings import findings
+from projections.obligations import obligations
+from projections.reclaims import reclaim_lines
+from projections.state import AgreementState, Clock, agreement_ids, agreement_state
+from projections.views import LedgerViews
+
+
+@dataclass(frozen=True)
+class Filters:
+    agreement_id: str | None = None
+    part_id: str | None = None
+    recipient_id: str | None = None
+
+
+def _states(views: LedgerViews, clock: Clock, flt: Filters) -> list[AgreementState]:
+    ids = [flt.agreement_id] if flt.agreement_id else agreement_ids(views, clock)
+    states = [agreement_state(views, i, clock, flt.recipient_id) for i in ids]
+    return [s for s in states if s is not None]
+
+
+def _part_ok(row: dict[str, Any], flt: Filters) -> bool:
+    return flt.part_id is None or row.get("part_id") in (flt.part_id, None)
+
+
+def balances(views: LedgerViews, clock: Clock, flt: Filters = Filters(), totals: bool = True) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for state in _states(views, clock, flt):
+        lines = [b for b in balance_lines(state) if flt.part_id is None or b.part_id == flt.part_id]
+        if flt.recipient_id:
+            lines = [b for b in lines if b.recipient_id == flt.recipient_id]
+        rows.extend(b.as_dict() for b in lines)
+        if totals and lines:
+            rows.append(agreement_total(lines, state.agreement).as_dict())
+    return rows
+
+
+def due_back_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    rows = []
+    for state in _states(views, clock, flt):
+        recipients = [flt.recipient_id] if flt.recipient_id else state.recipients()
+        for recipient in recipients:
+            owed = due_back(state, recipient)
+            if owed.due or owed.repaid:
+                rows.append(owed.as_dict())
+    return rows
+
+
+def reclaims(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    rows = []
+    for state in _states(views, clock, flt):
+        lines = balance_lines(state)
+        duties = obligations(state, flt.recipient_id)
+        rows.extend(r.as_dict() for r in reclaim_lines(state, lines, duties, flt.recipient_id))
+    return rows
+
+
+def obligation_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    rows = []
+    for state in _states(views, clock, flt):
+        rows.extend(o.as_dict() for o in obligations(state, flt.recipient_id))
+    return [r for r in rows if _part_ok(r, flt)]
+
+
+def finding_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    rows = []
+    for state in _states(views, clock, flt):
+        lines = balance_lines(state)
+        duties = obligations(state, flt.recipient_id)
+        rows.extend(f.as_dict() for f in findings(state, lines, duties, flt.recipient_id))
+    return [r for r in rows if _part_ok(r, flt)]

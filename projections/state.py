@@ -1,0 +1,117 @@
+"""What the ledger knew about one agreement for an (as_of, known_at) pair.
+
+Built from two SQL queries on the read models (visible postings summed per account, and
+the visible documents), never from a replay of the journal. The report modules
+(balances, due back, reclaims, obligations, findings) read this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.calendar import DeadlinePolicy, effective_deadline
+from ledger.terms import Agreement, Part
+from ledger.timeparams import format_recorded, parse_known_at
+from projections.views import LedgerViews
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The two clocks of every query: as_of (effective date) and known_at (recorded time)."""
+
+    as_of: dt.date
+    known_at: dt.datetime  # UTC
+
+    @classmethod
+    def of(cls, as_of: dt.date | str | None = None, known_at: dt.datetime | str | None = None,
+           now: dt.datetime | None = None) -> Clock:
+        from ledger.calendar import stockholm_today
+        from ledger.timeparams import parse_as_of
+
+        moment = now or dt.datetime.now(tz=dt.timezone.utc)
+        day = parse_as_of(as_of) if as_of else stockholm_today(moment)
+        return cls(day, parse_known_at(known_at) if known_at else moment.astimezone(dt.timezone.utc))
+
+    @property
+    def params(self) -> tuple[str, str]:
+        return self.as_of.isoformat(), format_recorded(self.known_at)
+
+
+Key = tuple[str | None, str | None, str | None]  # part, recipient, route
+
+
+@dataclass
+class AgreementState:
+    agreement: Agreement
+    clock: Clock
+    sums: dict[Key, dict[str, int]]
+    documents: list[dict[str, Any]]
+    by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for doc in self.documents:
+            grouped[doc["kind"]].append(doc)
+        self.by_kind = dict(grouped)
+
+    def docs(self, kind: str, recipient_id: str | None = None, part_id: str | None = "*") -> list[dict[str, Any]]:
+        """Visible documents of a kind, optionally for one recipient and part ("*": any part)."""
+        return [
+            d for d in self.by_kind.get(kind, [])
+            if (recipient_id is None or d["recipient_id"] == recipient_id)
+            and (part_id == "*" or d["part_id"] == part_id)
+        ]
+
+    def account(self, account: str, recipient_id: str | None = None, part_id: str | None = "*") -> int:
+        return sum(
+            amounts.get(account, 0)
+            for (part, recipient, _route), amounts in self.sums.items()
+            if (recipient_id is None or recipient == recipient_id) and (part_id == "*" or part == part_id)
+        )
+
+    def recipients(self) -> list[str]:
+        return sorted({r for (_p, r, _route) in self.sums if r})
+
+    def policy(self, part: Part) -> DeadlinePolicy:
+        return part.terms.deadline_policy
+
+    def deadline(self, part: Part, obligation: str, printed: dt.date | None,
+                 recipient_id: str | None) -> dt.date | None:
+        """The printed deadline, or the latest visible amendment of it, under the part's policy."""
+        amended = printed
+        for doc in self.docs("deadline_amended"):
+            p = doc["payload"]
+            if p["obligation"] != obligation:
+                continue
+            if p.get("part_id") not in (None, part.part_id):
+                continue
+            if p.get("recipient_id") not in (None, recipient_id):
+                continue
+            amended = dt.date.fromisoformat(p["new_deadline"])
+        return effective_deadline(amended, self.policy(part)) if amended else None
+
+
+def agreement_state(views: LedgerViews, agreement_id: str, clock: Clock,
+                    recipient_id: str | None = None) -> AgreementState | None:
+    """The agreement as known at ``clock``; None when no decision of it is visible."""
+    as_of, known_at = clock.params
+    documents = views.documents(as_of, known_at, agreement_id=agreement_id)
+    decided = [d for d in documents if d["kind"] in ("agreement_decided", "agreement_amended")]
+    if not decided:
+        return None
+    agreement = Agreement.model_validate(decided[-1]["payload"]["agreement"])
+    sums: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in views.account_sums(as_of, known_at, agreement_id=agreement_id, recipient_id=recipient_id):
+        sums[(row["part_id"], row["recipient_id"], row["route"])][row["account"]] += int(row["amount"])
+    if recipient_id is not None:
+        documents = [d for d in documents if d["recipient_id"] in (recipient_id, None)]
+    return AgreementState(agreement, clock, {k: dict(v) for k, v in sums.items()}, documents)
+
+
+def agreement_ids(views: LedgerViews, clock: Clock) -> list[str]:
+    as_of, known_at = clock.params
+    docs = views.documents(as_of, known_at, kinds=("agreement_decided",))
+    return sorted({d["agreement_id"] for d in docs})

@@ -1,0 +1,194 @@
+"""The read models' tables, kept by an eventsourcing projection with a tracking recorder.
+
+``postings`` holds balanced double entries, ``documents`` the events the rules read
+(requisitions, reports, decisions). Both are bitemporal: a row is visible for
+(as_of, known_at) when ``effective_date <= as_of``, ``recorded_at <= known_at`` and it
+was not superseded at or before ``known_at``. Queries are SQL over these tables; the
+journal is never replayed to answer one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import singledispatchmethod
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from ledger.journal import Entry, Journal
+from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
+from projections.postings import DOCUMENT_KINDS, agreement_of, event_postings, superseded_ids
+
+VIEWS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {s}postings ("
+    " event_id TEXT NOT NULL, seq INTEGER NOT NULL, position BIGINT NOT NULL, kind TEXT NOT NULL,"
+    " agreement_id TEXT NOT NULL, part_id TEXT, recipient_id TEXT, route TEXT,"
+    " account TEXT NOT NULL, amount BIGINT NOT NULL,"
+    " effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, superseded_at TEXT,"
+    " PRIMARY KEY (event_id, seq))",
+    "CREATE INDEX IF NOT EXISTS postings_agreement ON {s}postings (agreement_id, effective_date)",
+    "CREATE INDEX IF NOT EXISTS postings_recipient ON {s}postings (recipient_id, effective_date)",
+    "CREATE TABLE IF NOT EXISTS {s}documents ("
+    " event_id TEXT PRIMARY KEY, position BIGINT NOT NULL, kind TEXT NOT NULL,"
+    " agreement_id TEXT NOT NULL, part_id TEXT, recipient_id TEXT,"
+    " effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, superseded_at TEXT,"
+    " supersedes TEXT, payload TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS documents_agreement ON {s}documents (agreement_id, kind)",
+    "CREATE INDEX IF NOT EXISTS documents_recipient ON {s}documents (recipient_id, kind)",
+)
+
+VISIBLE = "effective_date <= ? AND recorded_at <= ? AND (superseded_at IS NULL OR superseded_at > ?)"
+
+POSTING_COLUMNS = ("event_id, seq, position, kind, agreement_id, part_id, recipient_id, route, account, amount,"
+                   " effective_date, recorded_at, superseded_at")
+DOCUMENT_COLUMNS = ("event_id, position, kind, agreement_id, part_id, recipient_id, effective_date, recorded_at,"
+                    " superseded_at, supersedes, payload")
+
+
+class LedgerViews(SqlView):
+    """Postings and documents, written in one transaction with the tracking position."""
+
+    ddl = VIEWS_DDL
+    view_name = "ledger_views"
+    tables = ("postings", "documents")
+
+    def apply_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
+        with self.transaction(commit=True) as cursor:
+            for entry in entries:
+                self._apply(cursor, entry)
+            self._insert_tracking(cursor, tracking)
+
+    def _apply(self, cursor: Any, entry: Entry) -> None:
+        agreement_id = agreement_of(entry)
+        if agreement_id is None:
+            return  # recipient events move no money and bind no agreement
+        payload = entry.payload
+        for event_id in superseded_ids(entry):
+            self._supersede(cursor, "event_id = ?", [event_id], entry.recorded_at)
+        if entry.kind == "agreement_amended":
+            self._supersede(cursor, "agreement_id = ? AND kind IN ('agreement_decided', 'agreement_amended')",
+                            [agreement_id], entry.recorded_at)
+        if entry.kind == "expense_report_received":
+            self._supersede_restated_report(cursor, entry, agreement_id)
+        effective = self._effective_date(cursor, entry, agreement_id)
+        rows = [
+            (entry.event_id, seq, entry.position, entry.kind, agreement_id, p.part_id, p.recipient_id, p.route,
+             p.account, p.amount, effective, entry.recorded_at, None)
+            for seq, p in enumerate(event_postings(entry.kind, payload))
+        ]
+        if rows:
+            cursor.executemany(self.sql(f"INSERT INTO {{s}}postings ({POSTING_COLUMNS}) VALUES "
+                                        "(?,?,?,?,?,?,?,?,?,?,?,?,?)"), rows)
+        if entry.kind in DOCUMENT_KINDS:
+            cursor.execute(
+                self.sql(f"INSERT INTO {{s}}documents ({DOCUMENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"),
+                [entry.event_id, entry.position, entry.kind, agreement_id, payload.get("part_id"),
+                 payload.get("recipient_id"), effective, entry.recorded_at, None, payload.get("corrects"),
+                 json.dumps(payload, ensure_ascii=False, sort_keys=True)],
+            )
+
+    def _effective_date(self, cursor: Any, entry: Entry, agreement_id: str) -> str:
+        """An amendment restates the agreement from its original decision date."""
+        if entry.kind != "agreement_amended":
+            return entry.payload["effective_date"]
+        cursor.execute(self.sql("SELECT effective_date FROM {s}documents WHERE agreement_id = ?"
+                                " AND kind = 'agreement_decided'"), [agreement_id])
+        row = cursor.fetchone()
+        return row["effective_date"] if row else entry.payload["effective_date"]
+
+    def _supersede(self, cursor: Any, where: str, params: list[Any], recorded_at: str) -> None:
+        for table in ("postings", "documents"):
+            cursor.execute(
+                self.sql(f"UPDATE {{s}}{table} SET superseded_at = ? WHERE {where} AND superseded_at IS NULL"),
+                [recorded_at, *params],
+            )
+
+    def _supersede_restated_report(self, cursor: Any, entry: Entry, agreement_id: str) -> None:
+        """A second expense report for the same recipient, part and period restates the first."""
+        p = entry.payload
+        cursor.execute(
+            self.sql("SELECT event_id, payload FROM {s}documents WHERE agreement_id = ? AND recipient_id = ?"
+                     " AND kind = 'expense_report_received' AND superseded_at IS NULL"),
+            [agreement_id, p["recipient_id"]],
+        )
+        for row in cursor.fetchall():
+            earlier = json.loads(row["payload"])
+            same = (earlier.get("part_id"), earlier["period_start"], earlier["period_end"]) == (
+                p.get("part_id"), p["period_start"], p["period_end"])
+            if same:
+                self._supersede(cursor, "event_id = ?", [row["event_id"]], entry.recorded_at)
+
+    # --- queries -------------------------------------------------------------------
+
+    def account_sums(self, as_of: str, known_at: str, agreement_id: str | None = None,
+                     recipient_id: str | None = None) -> list[dict[str, Any]]:
+        """Visible postings summed per agreement, part, recipient, route and account."""
+        clauses, params = [VISIBLE], [as_of, known_at, known_at]
+        for column, value in (("agreement_id", agreement_id), ("recipient_id", recipient_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return self.query(
+            "SELECT agreement_id, part_id, recipient_id, route, account, SUM(amount) AS amount"
+            f" FROM {{s}}postings WHERE {' AND '.join(clauses)}"
+            " GROUP BY agreement_id, part_id, recipient_id, route, account",
+            params,
+        )
+
+    def trial_balance(self, as_of: str, known_at: str) -> int:
+        total = self.scalar(f"SELECT COALESCE(SUM(amount), 0) FROM {{s}}postings WHERE {VISIBLE}",
+                            [as_of, known_at, known_at])
+        return int(total)
+
+    def documents(self, as_of: str, known_at: str, agreement_id: str | None = None,
+                  recipient_id: str | None = None, kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
+        clauses, params = [VISIBLE], [as_of, known_at, known_at]
+        for column, value in (("agreement_id", agreement_id), ("recipient_id", recipient_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if kinds:
+            clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        rows = self.query(f"SELECT {DOCUMENT_COLUMNS} FROM {{s}}documents WHERE {' AND '.join(clauses)}"
+                          " ORDER BY position", params)
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of both tables in a stable order: to compare a rebuild with incremental updates."""
+        return {
+            "postings": [tuple(r.values()) for r in self.query(
+                f"SELECT {POSTING_COLUMNS} FROM {{s}}postings ORDER BY position, seq")],
+            "documents": [tuple(r.values()) for r in self.query(
+                f"SELECT {DOCUMENT_COLUMNS} FROM {{s}}documents ORDER BY position")],
+        }
+
+
+class SQLiteLedgerViews(LedgerViews, SQLiteSqlView):
+    pass
+
+
+class PostgresLedgerViews(LedgerViews, PostgresSqlView):
+    pass
+
+
+class LedgerViewsProjection(Projection[LedgerViews]):
+    """Keeps postings and documents up to date from the journal."""
+
+    name = "ledger_views"
+    topics = ()
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.apply_entries([], tracking)
+
+    @process_event.register
+    def _(self, domain_event: Journal.EntryRecorded, tracking: Tracking) -> None:
+        self.view.apply_entries([domain_event.entry()], tracking)
+
+    def process_batch(self, entries: Sequence[Entry], tracking: Tracking) -> None:
+        self.view.apply_entries(entries, tracking)
