@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -140,12 +141,13 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: Format, title: st
             writer.writerow({c: _cell(row.get(c)) for c in columns})
         sys.stdout.write(buffer.getvalue())
     else:
-        table = Table(title=title)
+        table = Table(title=title, box=box.SIMPLE_HEAD)
         for column in columns:
-            table.add_column(column)
+            table.add_column(column, no_wrap=column not in ("description", "title", "reasons"))
         for row in rows:
             table.add_row(*[_cell(row.get(c)) for c in columns])
-        console.print(table)
+        # Wide tables stay readable when piped to a file or a pager: never squeeze below 200 columns.
+        console.print(table, width=max(console.width, 200))
 
 
 def _cell(value: Any) -> str:
@@ -294,6 +296,114 @@ def agreements_reconcile(
                     mark = "[green]known[/green]" if f.known else "[red]UNEXPLAINED[/red]"
                 diff = f" ({format_kronor(f.difference)})" if f.difference else ""
                 console.print(f"{r.agreement_id}: {mark} {f.kind}{diff}: {f.description} [{f.source}]")
+
+
+# --- projections -------------------------------------------------------------------
+
+projections_app = typer.Typer(help="Projektioner — the read models: rebuild from the journal.")
+app.add_typer(projections_app, name="projections")
+
+AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Business date (YYYY-MM-DD); default today")]
+KnownAt = Annotated[Optional[str], typer.Option("--known-at", help="What the ledger knew at this time; default now")]
+AgreementOpt = Annotated[Optional[str], typer.Option("--agreement", help="Only this agreement id")]
+PartOpt = Annotated[Optional[str], typer.Option("--part", help="Only this part id")]
+RecipientOpt = Annotated[Optional[str], typer.Option("--recipient", help="Only this recipient id")]
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(database_url: DatabaseUrl = None) -> None:
+    """Empty every read model and rebuild it from the journal, with a progress bar."""
+    ledger = open_ledger(database_url)
+    total = ledger.recorder.max_notification_id() or 0
+    with progress_bar() as bar:
+        task = bar.add_task("Rebuilding", total=total or None)
+        seen = ledger.rebuild(progress=lambda n: bar.advance(task, n))
+    console.print(f"Rebuilt the read models from {seen} journal records.")
+
+
+def _report(name: str, as_of: str | None, known_at: str | None, agreement: str | None, part: str | None,
+            recipient: str | None, database_url: str | None) -> tuple[list[dict[str, Any]], Any]:
+    from projections import queries
+    from projections.state import Clock
+
+    try:
+        clock = Clock.of(as_of, known_at)
+    except TimeParamError as exc:
+        raise fail(str(exc), 2) from exc
+    ledger = open_ledger(database_url)
+    ledger.catch_up()
+    flt = queries.Filters(agreement, part, recipient)
+    function = {
+        "balances": queries.balances,
+        "due-back": queries.due_back_list,
+        "reclaims": queries.reclaims,
+        "obligations": queries.obligation_list,
+        "findings": queries.finding_list,
+    }[name]
+    return function(ledger.views, clock, flt), clock
+
+
+def _show(rows: list[dict[str, Any]], columns: list[str], money: set[str], fmt: Format, title: str, clock: Any) -> None:
+    if fmt is Format.table:
+        for row in rows:
+            for key in money:
+                if isinstance(row.get(key), int):
+                    row[key] = format_kronor(row[key])
+        title = f"{title} — as of {clock.as_of}, known at {clock.known_at:%Y-%m-%d %H:%M} UTC"
+    _emit(rows, columns, fmt, title)
+
+
+BALANCE_MONEY = ["allocated", "requisitioned", "paid", "passed_on", "costs", "unspent", "repaid",
+                 "reclaim_decided", "reclaim_outstanding", "lapsed", "forfeited"]
+
+
+@app.command()
+def balances(as_of: AsOf = None, known_at: KnownAt = None, agreement: AgreementOpt = None, part: PartOpt = None,
+             recipient: RecipientOpt = None, fmt: FormatOption = Format.table, database_url: DatabaseUrl = None) -> None:
+    """Saldon — balances per recipient, agreement and part; '*' rows are agreement totals."""
+    rows, clock = _report("balances", as_of, known_at, agreement, part, recipient, database_url)
+    _show(rows, ["agreement_id", "part_id", "recipient_id", "route", *BALANCE_MONEY], set(BALANCE_MONEY), fmt,
+          "Saldon (balances)", clock)
+
+
+@app.command("due-back")
+def due_back_command(as_of: AsOf = None, known_at: KnownAt = None, agreement: AgreementOpt = None,
+                     part: PartOpt = None, recipient: RecipientOpt = None, fmt: FormatOption = Format.table,
+                     database_url: DatabaseUrl = None) -> None:
+    """Återbetalningar — unspent funds due back by 31 March: due, repaid, outstanding, overdue."""
+    rows, clock = _report("due-back", as_of, known_at, agreement, part, recipient, database_url)
+    money = {"received", "costs", "due", "repaid", "outstanding", "overdue"}
+    _show(rows, ["agreement_id", "recipient_id", "report_received", "received", "costs", "due", "repaid",
+                 "outstanding", "deadline", "overdue"], money, fmt, "Återbetalning (funds due back)", clock)
+
+
+@app.command()
+def reclaims(as_of: AsOf = None, known_at: KnownAt = None, agreement: AgreementOpt = None, part: PartOpt = None,
+             recipient: RecipientOpt = None, fmt: FormatOption = Format.table, database_url: DatabaseUrl = None) -> None:
+    """Återkrav — who may be reclaimed from and why, what was decided and settled."""
+    rows, clock = _report("reclaims", as_of, known_at, agreement, part, recipient, database_url)
+    _show(rows, ["agreement_id", "recipient_id", "reasons", "eligible_amount", "decided", "settled", "outstanding",
+                 "decisions"], {"eligible_amount", "decided", "settled", "outstanding"}, fmt,
+          "Återkrav (right to reclaim)", clock)
+
+
+@app.command()
+def obligations(as_of: AsOf = None, known_at: KnownAt = None, agreement: AgreementOpt = None, part: PartOpt = None,
+                recipient: RecipientOpt = None, fmt: FormatOption = Format.table,
+                database_url: DatabaseUrl = None) -> None:
+    """Åtaganden — every deadline per recipient: upcoming, met, met late or missed."""
+    rows, clock = _report("obligations", as_of, known_at, agreement, part, recipient, database_url)
+    _show(rows, ["agreement_id", "part_id", "recipient_id", "obligation", "name_sv", "deadline", "state",
+                 "received_on", "receivers"], set(), fmt, "Åtaganden (obligations)", clock)
+
+
+@app.command()
+def findings(as_of: AsOf = None, known_at: KnownAt = None, agreement: AgreementOpt = None, part: PartOpt = None,
+             recipient: RecipientOpt = None, fmt: FormatOption = Format.table, database_url: DatabaseUrl = None) -> None:
+    """Iakttagelser — every rule a recorded fact broke, with the events involved."""
+    rows, clock = _report("findings", as_of, known_at, agreement, part, recipient, database_url)
+    _show(rows, ["agreement_id", "recipient_id", "part_id", "rule", "description", "amount", "events"], {"amount"},
+          fmt, "Iakttagelser (findings)", clock)
 
 
 # --- serve -------------------------------------------------------------------------

@@ -32,6 +32,9 @@ class SqlView:
     tables: Sequence[str] = ()
 
     def tracking_name(self, application_name: str) -> str:
+        # The library's own migration marker row must keep its name.
+        if application_name == getattr(self, "table_migration_identifier", None):
+            return application_name
         return f"{application_name}:{self.view_name}"
 
     def max_tracking_id(self, application_name: str) -> int | None:
