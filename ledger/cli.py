@@ -32,7 +32,7 @@ app = typer.Typer(
 agreements_app = typer.Typer(help="Överenskommelser — the agreements: load the catalogue, reconcile totals.")
 app.add_typer(agreements_app, name="agreements")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 240)  # wide tables stay whole in files and pipes
 errors = Console(stderr=True)
 
 DatabaseUrl = Annotated[
@@ -146,8 +146,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: Format, title: st
             table.add_column(column, no_wrap=column not in ("description", "title", "reasons"))
         for row in rows:
             table.add_row(*[_cell(row.get(c)) for c in columns])
-        # Wide tables stay readable when piped to a file or a pager: never squeeze below 200 columns.
-        console.print(table, width=max(console.width, 200))
+        console.print(table)
 
 
 def _cell(value: Any) -> str:
