@@ -320,6 +320,28 @@ def projections_rebuild(database_url: DatabaseUrl = None) -> None:
     console.print(f"Rebuilt the read models from {seen} journal records.")
 
 
+@projections_app.command("run")
+def projections_run(
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between checks (SQLite polling)")] = 1.0,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Keep the read models current while other processes append (Ctrl-C stops).
+
+    PostgreSQL: the eventsourcing ProjectionRunner with a LISTEN/NOTIFY subscription;
+    SQLite: polling. Each view resumes from its own tracking position."""
+    import threading
+
+    from projections.runner import run_projections
+
+    config = database_config(database_url)
+    stop = threading.Event()
+    console.print(f"Keeping the read models of {config.display_url} current; Ctrl-C to stop.")
+    try:
+        run_projections(config, stop, poll)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 def _report(name: str, as_of: str | None, known_at: str | None, agreement: str | None, part: str | None,
             recipient: str | None, database_url: str | None) -> tuple[list[dict[str, Any]], Any]:
     from projections import queries

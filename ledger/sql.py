@@ -94,6 +94,11 @@ class SQLiteSqlView(SqlView, SQLiteTrackingRecorder):
 
 
 class PostgresSqlView(SqlView, PostgresTrackingRecorder):
+    #: Every view shares the ledger's tracking table, whichever factory built it (the
+    #: library names it after the environment, which differs for a ProjectionRunner).
+    TRACKING_TABLE = "ledger_tracking"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["tracking_table_name"] = self.TRACKING_TABLE
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(SQL(self.sql(s)) for s in self.ddl)  # type: ignore[arg-type]
