@@ -1,81 +1,325 @@
-"""The HTTP API (FastAPI). Routes call the ledger application; they hold no rules.
-
-This is the first slice: health, events, agreements with reconciliation, recipients.
-Appending over HTTP, keys and the web pages come with the API issue.
+"""The HTTP API (FastAPI). Routes call the ledger application and the projections; they
+hold no rules. Finance systems append; auditors read any view for any as_of / known_at.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import hashlib
+import io
+import json
+from typing import Annotated, Any, Callable, Literal
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
+from api.keys import ApiKey, KeyStore, PostgresKeyStore, SQLiteKeyStore
+from api.problems import ApiProblem, BodyGuard, install_handlers
 from ledger.application import Ledger
+from ledger.events import LedgerEvent
+from ledger.examples import EXAMPLES
 from ledger.index import EventFilter
+from ledger.journal import canonical_json
 from ledger.timeparams import TimeParamError, known_at_text, parse_as_of
+from projections import queries
 from projections.reconciliation import reconcile
+from projections.state import Clock
+
+MAX_BATCH = 1000
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer lk_<id>.<secret>`")
+
+
+class AppendedEvent(BaseModel):
+    event_id: str
+    position: int = Field(description="Position in the journal (1-based)")
+    recorded_at: str = Field(description="When the ledger recorded it (UTC)")
+    hash: str = Field(description="SHA-256 chain hash of the entry")
+
+
+class AppendResponse(BaseModel):
+    replayed: bool = Field(description="True when this answers a retry with the same Idempotency-Key")
+    events: list[AppendedEvent]
+
+
+class Batch(BaseModel):
+    events: list[LedgerEvent] = Field(min_length=1, max_length=MAX_BATCH)  # type: ignore[valid-type]
+
+
+class LoadRequest(BaseModel):
+    names: list[str] = Field(default_factory=list, description="Agreement ids; all catalogued when empty")
+
+
+def key_store_for(ledger: Ledger) -> KeyStore:
+    cls = PostgresKeyStore if ledger.config.backend == "postgres" else SQLiteKeyStore
+    return ledger.factory.tracking_recorder(cls)  # type: ignore[arg-type, return-value]
+
+
+def _csv(rows: list[dict[str, Any]]) -> Response:
+    buffer = io.StringIO()
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+                         for k, v in row.items()})
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+def _clock(as_of: str | None, known_at: str | None) -> Clock:
+    try:
+        return Clock.of(as_of, known_at)
+    except TimeParamError as exc:
+        field = "as_of" if str(exc).startswith("as_of") else "known_at"
+        raise ApiProblem(422, str(exc), [{"field": field, "reason": str(exc)}]) from exc
+
+
+AsOf = Annotated[str | None, Query(description="Business date (YYYY-MM-DD); default today (Stockholm)")]
+KnownAt = Annotated[str | None, Query(description="What the ledger knew at this time (ISO 8601); default now")]
+Fmt = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 
 
 def create_app(ledger: Ledger) -> FastAPI:
-    api = FastAPI(
+    keys = key_store_for(ledger)
+    app = FastAPI(
         title="Grant ledger — revisionsliggare för statsbidrag",
-        version="0.1.0",
-        description="Event-sourced audit ledger for Swedish state grants to SKR and the regions.",
+        version="1.0.0",
+        description=(
+            "Event-sourced audit ledger for Swedish state grants to SKR and the regions. Finance systems append "
+            "events (with an Idempotency-Key); auditors read balances, due back, reclaims, obligations and "
+            "findings for any `as_of` business date and `known_at` recorded time. Money is integer öre."
+        ),
     )
+    app.state.ledger, app.state.keys = ledger, keys
+    app.add_middleware(BodyGuard)
+    install_handlers(app)
 
-    @api.get("/health", tags=["health"])
+    def require(*roles: str) -> Callable[..., ApiKey]:
+        def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
+            if credentials is None:
+                raise ApiProblem(401, "an API key is required: Authorization: Bearer <key>")
+            key = keys.authenticate(credentials.credentials)
+            if key is None:
+                raise ApiProblem(401, "the API key is wrong, unknown or revoked")
+            if key.role not in roles:
+                raise ApiProblem(403, f"role {key.role!r} may not do this (needs {' or '.join(roles)})")
+            return key
+
+        return check
+
+    appender = Depends(require("appender", "admin"))
+    reader = Depends(require("auditor", "admin"))
+    admin = Depends(require("admin"))
+
+    # --- health -------------------------------------------------------------------
+
+    @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @api.get("/v1/events", tags=["events"])
-    def list_events(
-        agreement_id: str | None = None,
-        recipient_id: str | None = None,
-        kind: str | None = None,
-        as_of: str | None = Query(None, description="Effective on or before this date (YYYY-MM-DD)"),
-        known_at: str | None = Query(None, description="Recorded at or before this time (ISO 8601)"),
-        after_position: int = Query(0, ge=0),
-        limit: int = Query(100, ge=1, le=1000),
-    ) -> dict[str, Any]:
-        """Recorded events in journal order, paginated by position."""
+    @app.get("/ready", tags=["health"])
+    def ready() -> JSONResponse:
+        """Readiness: the database answers and the read models are caught up (or how far behind)."""
+        head = ledger.recorder.max_notification_id() or 0
+        behind = {view.view_name: head - (view.max_tracking_id(ledger.name) or 0) for view, _ in ledger.projections}
+        body = {"status": "ready", "journal_head": head, "projections_behind": behind}
+        return JSONResponse(body)
+
+    # --- appending ----------------------------------------------------------------
+
+    def _append(key: ApiKey, raw: list[dict[str, Any]], idempotency_key: str | None) -> JSONResponse:
+        if not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 200:
+            raise ApiProblem(400, "the Idempotency-Key header is required (1–200 characters)",
+                             [{"field": "Idempotency-Key", "reason": "required on every append"}])
+        body_hash = hashlib.sha256(canonical_json(raw)).hexdigest()
+        stored = keys.stored_response(key.key_id, idempotency_key)
+        if stored is not None:
+            return _replay(stored.body_hash, body_hash, stored.status, stored.response)
+        for item, event in enumerate(raw):
+            agreement = event.get("agreement_id") or (event.get("agreement") or {}).get("agreement_id")
+            if not key.may_append_for(agreement, event.get("recipient_id")):
+                raise ApiProblem(403, f"this key may not append for agreement {agreement!r} / recipient "
+                                      f"{event.get('recipient_id')!r}",
+                                 [{"item": item, "field": "agreement_id", "reason": "outside the key's scope"}])
         try:
-            flt = EventFilter(
-                agreement_id=agreement_id,
-                recipient_id=recipient_id,
-                kind=kind,
-                as_of=parse_as_of(as_of).isoformat() if as_of else None,
-                known_at=known_at_text(known_at) if known_at else None,
-                after_position=after_position,
-                limit=limit,
-            )
+            entries = ledger.append(raw, key.principal)
+        except Exception:
+            recovered = _already_recorded(raw, key)
+            if recovered is None:
+                raise
+            response = recovered  # a retry after a lost answer: the events are in, identical
+        else:
+            response = [AppendedEvent(event_id=e.event_id, position=e.position, recorded_at=e.recorded_at,
+                                      hash=e.hash).model_dump() for e in entries]
+        if not keys.store_response(key.key_id, idempotency_key, body_hash, 201, response):
+            stored = keys.stored_response(key.key_id, idempotency_key)
+            assert stored is not None
+            return _replay(stored.body_hash, body_hash, stored.status, stored.response)
+        return JSONResponse({"replayed": False, "events": response}, status_code=201)
+
+    def _replay(stored_hash: str, body_hash: str, status: int, response: Any) -> JSONResponse:
+        if stored_hash != body_hash:
+            raise ApiProblem(409, "this Idempotency-Key was used with a different body",
+                             [{"field": "Idempotency-Key", "reason": "reused with a different body"}])
+        return JSONResponse({"replayed": True, "events": response}, status_code=status,
+                            headers={"Idempotent-Replayed": "true"})
+
+    def _already_recorded(raw: list[dict[str, Any]], key: ApiKey) -> list[dict[str, Any]] | None:
+        """If every event is already recorded, by this key, with the same content, say so."""
+        found = []
+        for event in raw:
+            row = ledger.index.event(str(event.get("event_id")))
+            if row is None or row["recorded_by"] != key.principal:
+                return None
+            sent = json.loads(json.dumps(event))
+            if any(row["payload"].get(k) != v for k, v in sent.items() if k != "event_id" and v is not None):
+                return None
+            found.append(AppendedEvent(event_id=row["event_id"], position=row["position"],
+                                       recorded_at=row["recorded_at"], hash=row["hash"]).model_dump())
+        return found
+
+    idem = Annotated[str | None, Header(alias="Idempotency-Key", description="Required: unique per request")]
+
+    @app.post("/v1/events", tags=["append"], status_code=201, response_model=AppendResponse,
+              responses={409: {"description": "Idempotency-Key reused with another body"},
+                         422: {"description": "Invalid event; nothing recorded"}})
+    def append_event(
+        request: Request,
+        event: Annotated[LedgerEvent, Body(openapi_examples={  # type: ignore[valid-type]
+            k: {"summary": k, "value": v} for k, v in EXAMPLES.items()})],
+        idempotency_key: idem = None,
+        key: ApiKey = appender,
+    ) -> JSONResponse:
+        """Append one event. The same Idempotency-Key with the same body returns the original answer."""
+        return _append(key, [_raw_event(request, event)], idempotency_key)
+
+    @app.post("/v1/events/batch", tags=["append"], status_code=201, response_model=AppendResponse)
+    def append_batch(
+        request: Request,
+        batch: Annotated[Batch, Body(openapi_examples={"payout and repayment": {"value": {"events": [
+            EXAMPLES["payout_made"], EXAMPLES["repayment_received"]]}}})],
+        idempotency_key: idem = None,
+        key: ApiKey = appender,
+    ) -> JSONResponse:
+        """Append up to 1 000 events atomically: all are recorded or none."""
+        return _append(key, [e.model_dump(mode="json", exclude_unset=True) for e in batch.events], idempotency_key)
+
+    def _raw_event(request: Request, event: Any) -> dict[str, Any]:
+        return event.model_dump(mode="json", exclude_unset=True)
+
+    # --- reading ------------------------------------------------------------------
+
+    @app.get("/v1/events", tags=["read"])
+    def list_events(
+        agreement_id: str | None = None, recipient_id: str | None = None, kind: str | None = None,
+        recorded_by: Annotated[str | None, Query(description="Principal, e.g. key:<key_id>")] = None,
+        as_of: AsOf = None, known_at: KnownAt = None,
+        after_position: Annotated[int, Query(ge=0, le=10**12)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json", _: ApiKey = reader,
+    ) -> Any:
+        """Recorded events in journal order, paginated by position (stable under concurrent appends)."""
+        try:
+            flt = EventFilter(agreement_id, recipient_id, kind, recorded_by,
+                              parse_as_of(as_of).isoformat() if as_of else None,
+                              known_at_text(known_at) if known_at else None, after_position, limit)
         except TimeParamError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise ApiProblem(422, str(exc)) from exc
         ledger.catch_up()
         rows = ledger.list_events(flt)
-        next_after = rows[-1]["position"] if len(rows) == limit else None
-        return {"events": rows, "next_after_position": next_after}
+        if format == "csv":
+            return _csv(rows)
+        return {"events": rows, "next_after_position": rows[-1]["position"] if len(rows) == limit else None}
 
-    @api.get("/v1/agreements", tags=["agreements"])
-    def agreements() -> list[dict[str, Any]]:
-        """Agreements recorded in the ledger, with their reconciliation against printed totals."""
+    @app.get("/v1/events/{event_id}", tags=["read"])
+    def get_event(event_id: str, _: ApiKey = reader) -> dict[str, Any]:
+        """One event with its position, recorded time, principal and chain hash."""
         ledger.catch_up()
-        return [
-            {"agreement_id": a.agreement_id, "title": a.title, "year": a.year,
-             "reconciliation": reconcile(a).as_dict()}
-            for a in ledger.agreements()
-        ]
+        row = ledger.index.event(event_id)
+        if row is None:
+            raise ApiProblem(404, f"no event {event_id}")
+        return row
 
-    @api.get("/v1/recipients/{recipient_id}", tags=["recipients"])
-    def recipient(recipient_id: str) -> dict[str, Any]:
-        """A recipient with its name history."""
+    def _view(name: str, function: Callable[..., list[dict[str, Any]]]) -> None:
+        def endpoint(as_of: AsOf = None, known_at: KnownAt = None, agreement_id: str | None = None,
+                     part_id: str | None = None, recipient_id: str | None = None, format: Fmt = "json",
+                     _: ApiKey = reader) -> Any:
+            clock = _clock(as_of, known_at)
+            ledger.catch_up()
+            rows = function(ledger.views, clock, queries.Filters(agreement_id, part_id, recipient_id))
+            if format == "csv":
+                return _csv(rows)
+            as_of_text, known_text = clock.params
+            return {"as_of": as_of_text, "known_at": known_text, "journal_head": ledger.head()[0], "rows": rows}
+
+        endpoint.__name__ = name.replace("-", "_")
+        endpoint.__doc__ = function.__doc__ or name
+        app.get(f"/v1/{name}", tags=["read"], summary=name.replace("-", " ").capitalize())(endpoint)
+
+    _view("balances", queries.balances)
+    _view("due-back", queries.due_back_list)
+    _view("reclaims", queries.reclaims)
+    _view("obligations", queries.obligation_list)
+    _view("findings", queries.finding_list)
+
+    @app.get("/v1/agreements", tags=["read"])
+    def agreements(_: ApiKey = reader) -> list[dict[str, Any]]:
+        """Agreements recorded in the ledger, with their reconciliation against the printed totals."""
         ledger.catch_up()
+        return [{"agreement_id": a.agreement_id, "title": a.title, "year": a.year,
+                 "state_money": a.stated_totals.state_kr * 100, "reconciliation": reconcile(a).as_dict()}
+                for a in ledger.agreements()]
+
+    @app.get("/v1/agreements/{agreement_id}", tags=["read"])
+    def agreement(agreement_id: str, _: ApiKey = reader) -> dict[str, Any]:
+        """One agreement's terms as in force, with its reconciliation."""
+        ledger.catch_up()
+        found = ledger.agreement(agreement_id)
+        if found is None:
+            raise ApiProblem(404, f"no agreement {agreement_id!r}")
+        return {"terms": found.model_dump(mode="json"), "reconciliation": reconcile(found).as_dict()}
+
+    @app.get("/v1/recipients", tags=["read"])
+    def recipients(_: ApiKey = reader) -> list[dict[str, Any]]:
+        """Every registered recipient with its name history."""
+        ledger.catch_up()
+        return [_recipient(r) for r in sorted(ledger.index.recipient_ids())]
+
+    @app.get("/v1/recipients/{recipient_id}", tags=["read"])
+    def recipient(recipient_id: str, _: ApiKey = reader) -> dict[str, Any]:
+        """A recipient with its name history (one identity across renames)."""
+        ledger.catch_up()
+        return _recipient(recipient_id)
+
+    def _recipient(recipient_id: str) -> dict[str, Any]:
         history = ledger.index.recipient_history(recipient_id)
         if not history:
-            raise HTTPException(404, f"unknown recipient {recipient_id!r}")
-        return {
-            "recipient_id": recipient_id,
-            "names": [{"name": h["payload"]["name"], "valid_from": h["effective_date"]} for h in history],
-        }
+            raise ApiProblem(404, f"unknown recipient {recipient_id!r}")
+        first = history[0]["payload"]
+        return {"recipient_id": recipient_id, "kind": first["recipient_kind"], "org_number": first.get("org_number"),
+                "org_number_note": first.get("org_number_note"),
+                "names": [{"name": h["payload"]["name"], "short_name": h["payload"].get("short_name"),
+                           "valid_from": h["effective_date"]} for h in history]}
 
-    return api
+    # --- administration -------------------------------------------------------------
+
+    @app.post("/v1/admin/agreements/load", tags=["admin"])
+    def load_agreements(request: LoadRequest, key: ApiKey = admin) -> dict[str, Any]:
+        """Record catalogued agreements (and the recipients they need); loading twice records nothing."""
+        from ledger.catalogue import CatalogueError
+
+        try:
+            entries = ledger.load_agreements(request.names or None)
+        except CatalogueError as exc:
+            raise ApiProblem(422, str(exc), [{"field": "names", "reason": str(exc)}]) from exc
+        return {"recorded": len(entries)}
+
+    @app.get("/v1/admin/keys", tags=["admin"])
+    def list_keys(_: ApiKey = admin) -> list[dict[str, Any]]:
+        """API keys (never their secrets)."""
+        return [k.public() for k in keys.list()]
+
+    return app

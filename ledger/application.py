@@ -75,6 +75,7 @@ class Ledger(Application[Any]):
         ]
         self.clock = clock
         self._append_lock = threading.Lock()
+        self._catch_up_lock = threading.RLock()
 
     # --- commands ----------------------------------------------------------------
 
@@ -144,12 +145,13 @@ class Ledger(Application[Any]):
         Each view records its tracking position in the same transaction as its rows, so
         a crash mid-way resumes where the view stopped, never applying an entry twice.
         """
-        for _attempt in range(5):
-            try:
-                return self._catch_up(batch_size, progress)
-            except IntegrityError:
-                continue  # another process indexed the same entries first: start again from its position
-        return self._catch_up(batch_size, progress)
+        with self._catch_up_lock:
+            for _attempt in range(5):
+                try:
+                    return self._catch_up(batch_size, progress)
+                except IntegrityError:
+                    continue  # another process indexed the same entries first: start again from its position
+            return self._catch_up(batch_size, progress)
 
     def _catch_up(self, batch_size: int, progress: Callable[[int], None] | None) -> int:
         positions = {id(v): v.max_tracking_id(self.name) or 0 for v, _ in self.projections}

@@ -427,6 +427,69 @@ def findings(as_of: AsOf = None, known_at: KnownAt = None, agreement: AgreementO
           fmt, "Iakttagelser (findings)", clock)
 
 
+# --- API keys ------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="API-nycklar — API keys: create, list, revoke (roles appender, auditor, admin).")
+app.add_typer(keys_app, name="keys")
+
+
+def _key_store(database_url: str | None) -> Any:
+    from api.app import key_store_for
+
+    return key_store_for(open_ledger(database_url))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'Kammarkollegiet ekonomisystem'")],
+    role: Annotated[str, typer.Option(help="appender (finance system), auditor (reads) or admin")],
+    agreement: Annotated[Optional[list[str]], typer.Option(help="Appender: only these agreements (repeat)")] = None,
+    recipient: Annotated[Optional[list[str]], typer.Option(help="Appender: only these recipients (repeat)")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a key; its secret is printed once and stored only as a hash."""
+    try:
+        key, token = _key_store(database_url).create(name, role, agreement or [], recipient or [])  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    console.print(f"Created {key.role} key {key.key_id} ({key.name}). Secret, shown only now:")
+    sys.stdout.write(token + "\n")
+
+
+@keys_app.command("list")
+def keys_list(fmt: FormatOption = Format.table, database_url: DatabaseUrl = None) -> None:
+    """List keys (never their secrets)."""
+    rows = [k.public() for k in _key_store(database_url).list()]
+    _emit(rows, ["key_id", "name", "role", "agreements", "recipients", "created_at", "revoked_at"], fmt,
+          "API-nycklar (API keys)")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (the part after lk_ and before the dot)")],
+                database_url: DatabaseUrl = None) -> None:
+    """Revoke a key: it stops working at once; the record stays."""
+    if not _key_store(database_url).revoke(key_id):
+        raise fail(f"no active key {key_id!r}")
+    console.print(f"Revoked key {key_id}.")
+
+
+def first_run_keys(ledger: Ledger) -> None:
+    """When no key exists, create an admin and an auditor key and print them once."""
+    from api.app import key_store_for
+
+    store = key_store_for(ledger)
+    if not store.is_empty():
+        return
+    _admin, admin_token = store.create("first admin (created by ledger serve)", "admin")
+    _auditor, auditor_token = store.create("first auditor (created by ledger serve)", "auditor")
+    console.print("\n[bold]No API keys existed, so two were created. They are shown only this once:[/bold]")
+    console.print(f"  admin   (loads agreements, manages keys, reads): {admin_token}")
+    console.print(f"  auditor (reads everything, writes nothing):      {auditor_token}")
+    console.print("Use one as `Authorization: Bearer <key>`, e.g.\n"
+                  f"  curl -H 'Authorization: Bearer {auditor_token}' http://127.0.0.1:8000/v1/balances\n"
+                  "Create a finance system's key with: ledger keys create --role appender --name '...'\n")
+
+
 # --- serve -------------------------------------------------------------------------
 
 
@@ -446,6 +509,7 @@ def serve(
     if load:
         entries = ledger.load_agreements()
         console.print(f"Seed agreements: {len(entries)} new events recorded.")
+    first_run_keys(ledger)
     console.print(f"Ledger on {ledger.config.display_url}; serving http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
 

@@ -172,6 +172,9 @@ def _obligation_findings(state: AgreementState, duties: list[ObligationLine]) ->
             if condition.requires != "report_received_by_all" or not condition.report_kind:
                 continue
             for recipient in state.recipients():
+                deadline = state.deadline(part, condition.report_kind.value, condition.deadline, recipient)
+                if deadline is not None and state.clock.as_of <= deadline:
+                    continue  # the other receivers may still receive it: not partial yet
                 got = {d["payload"]["received_by"] for d in state.docs("report_received", recipient)
                        if d["payload"]["report_kind"] == condition.report_kind.value}
                 if got and not set(condition.receivers) <= got:
