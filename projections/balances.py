@@ -186,9 +186,9 @@ def due_back(state: AgreementState, recipient_id: str) -> DueBack:
     received = -state.account("disbursed", recipient_id) - state.account("passed_on", recipient_id)
     costs = state.account("costs", recipient_id)
     due = max(0, received - costs) if reports else 0
-    for_reclaims = sum(d["payload"]["amount"] for d in state.docs("repayment_received", recipient_id)
-                       if d["payload"].get("reclaim_event_id"))
-    repaid = state.account("repaid", recipient_id) - for_reclaims
+    # Every krona paid back reduces what is due back, whether or not it answered a reclaim
+    # decision: the due-back amount and a reclaim of the same money are never both counted.
+    repaid = state.account("repaid", recipient_id)
     outstanding = max(0, due - repaid)
     deadline = repayment_deadline(state, recipient_id)
     overdue = outstanding if deadline and state.clock.as_of > deadline else 0

@@ -66,10 +66,10 @@ def reclaim_line(state: AgreementState, recipient_id: str, lines: list[BalanceLi
     decisions = state.docs("reclaim_decided", recipient_id)
     line.decisions = [d["payload"]["dnr"] for d in decisions]
     line.decided = sum(b.reclaim_decided for b in mine)
-    linked = sum(d["payload"]["amount"] for d in state.docs("repayment_received", recipient_id)
-                 if d["payload"].get("reclaim_event_id"))
-    line.settled = sum(b.reclaim_settled for b in mine) + linked
-    line.outstanding = max(0, line.decided - line.settled)
+    # Settled by reclaim_settled events and by repayments naming the decision (both post reclaim_settled).
+    line.settled = sum(b.reclaim_settled for b in mine)
+    # A reclaim can never claim back more than was received and not yet repaid.
+    line.outstanding = max(0, min(line.decided - line.settled, received - repaid))
     return line
 
 

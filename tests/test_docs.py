@@ -40,3 +40,11 @@ def test_every_example_is_accepted_by_a_ledger_with_the_seed_agreements(loaded_l
     loaded_ledger.append([EXAMPLES[k] for k in order], "docs-example")
     assert loaded_ledger.head()[0] == before + len(order)
     assert loaded_ledger.verify().ok
+
+
+def test_audit_guide_worked_example_is_what_the_ledger_answers():
+    spec = importlib.util.spec_from_file_location("gen_audit", ROOT / "docs" / "generate_audit_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    guide = (ROOT / "docs" / "audit-guide.md").read_text(encoding="utf-8")
+    assert module.render() in guide, "docs/audit-guide.md is out of date: run python docs/generate_audit_example.py"
