@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from api.keys import ApiKey, KeyStore, PostgresKeyStore, SQLiteKeyStore
-from api.problems import ApiProblem, BodyGuard, install_handlers
+from api.problems import ApiProblem, BodyGuard, install_handlers, problem_responses
 from ledger.application import Ledger
 from ledger.events import LedgerEvent
 from ledger.examples import EXAMPLES
@@ -28,6 +28,16 @@ from projections.reconciliation import reconcile
 from projections.state import Clock
 
 MAX_BATCH = 1000
+CSV_200: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                                  "description": "JSON, or CSV with format=csv"}}
+APPEND_RESPONSES = {
+    201: {"description": "Recorded, or the answer replayed for a retry with the same Idempotency-Key",
+          "headers": {"Idempotent-Replayed": {"description": "true when this replays an earlier answer",
+                                              "schema": {"type": "string", "enum": ["true"]}}}},
+    **problem_responses(400, 401, 403, 409, 413, 415, 422, 503, d400="Idempotency-Key missing or invalid",
+                        d409="Idempotency-Key reused with another body", d422="Invalid event; nothing recorded"),
+}
+READ_PROBLEMS = problem_responses(401, 403, 422, 503)
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer lk_<id>.<secret>`")
 
 
@@ -75,11 +85,20 @@ def _clock(as_of: str | None, known_at: str | None) -> Clock:
     except TimeParamError as exc:
         field = "as_of" if str(exc).startswith("as_of") else "known_at"
         raise ApiProblem(422, str(exc), [{"field": field, "reason": str(exc)}]) from exc
+    except OverflowError as exc:  # a time that leaves year 1..9999 when turned into UTC
+        raise _out_of_range(known_at) from exc
+
+
+def _out_of_range(known_at: str | None) -> ApiProblem:
+    reason = f"known_at: {known_at!r} is out of range"
+    return ApiProblem(422, reason, [{"field": "known_at", "reason": reason}])
 
 
 AsOf = Annotated[str | None, Query(description="Business date (YYYY-MM-DD); default today (Stockholm)")]
 KnownAt = Annotated[str | None, Query(description="What the ledger knew at this time (ISO 8601); default now")]
 Fmt = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
+# Module level, not inside create_app: with postponed annotations FastAPI resolves names in the module.
+Idem = Annotated[str | None, Header(alias="Idempotency-Key", description="Required: unique per request")]
 
 
 def create_app(ledger: Ledger) -> FastAPI:
@@ -121,7 +140,7 @@ def create_app(ledger: Ledger) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["health"])
+    @app.get("/ready", tags=["health"], responses=problem_responses(503))
     def ready() -> JSONResponse:
         """Readiness: the database answers and the read models are caught up (or how far behind)."""
         head = ledger.recorder.max_notification_id() or 0
@@ -132,7 +151,8 @@ def create_app(ledger: Ledger) -> FastAPI:
     # --- appending ----------------------------------------------------------------
 
     def _append(key: ApiKey, raw: list[dict[str, Any]], idempotency_key: str | None) -> JSONResponse:
-        if not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 200:
+        if (not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 200
+                or "\x00" in idempotency_key):
             raise ApiProblem(400, "the Idempotency-Key header is required (1–200 characters)",
                              [{"field": "Idempotency-Key", "reason": "required on every append"}])
         body_hash = hashlib.sha256(canonical_json(raw)).hexdigest()
@@ -182,27 +202,25 @@ def create_app(ledger: Ledger) -> FastAPI:
                                        recorded_at=row["recorded_at"], hash=row["hash"]).model_dump())
         return found
 
-    idem = Annotated[str | None, Header(alias="Idempotency-Key", description="Required: unique per request")]
-
     @app.post("/v1/events", tags=["append"], status_code=201, response_model=AppendResponse,
-              responses={409: {"description": "Idempotency-Key reused with another body"},
-                         422: {"description": "Invalid event; nothing recorded"}})
+              responses=APPEND_RESPONSES)
     def append_event(
         request: Request,
         event: Annotated[LedgerEvent, Body(openapi_examples={  # type: ignore[valid-type]
             k: {"summary": k, "value": v} for k, v in EXAMPLES.items()})],
-        idempotency_key: idem = None,
+        idempotency_key: Idem = None,
         key: ApiKey = appender,
     ) -> JSONResponse:
         """Append one event. The same Idempotency-Key with the same body returns the original answer."""
         return _append(key, [_raw_event(request, event)], idempotency_key)
 
-    @app.post("/v1/events/batch", tags=["append"], status_code=201, response_model=AppendResponse)
+    @app.post("/v1/events/batch", tags=["append"], status_code=201, response_model=AppendResponse,
+              responses=APPEND_RESPONSES)
     def append_batch(
         request: Request,
         batch: Annotated[Batch, Body(openapi_examples={"payout and repayment": {"value": {"events": [
             EXAMPLES["payout_made"], EXAMPLES["repayment_received"]]}}})],
-        idempotency_key: idem = None,
+        idempotency_key: Idem = None,
         key: ApiKey = appender,
     ) -> JSONResponse:
         """Append up to 1 000 events atomically: all are recorded or none."""
@@ -213,7 +231,7 @@ def create_app(ledger: Ledger) -> FastAPI:
 
     # --- reading ------------------------------------------------------------------
 
-    @app.get("/v1/events", tags=["read"])
+    @app.get("/v1/events", tags=["read"], responses={**CSV_200, **READ_PROBLEMS})
     def list_events(
         agreement_id: str | None = None, recipient_id: str | None = None, kind: str | None = None,
         recorded_by: Annotated[str | None, Query(description="Principal, e.g. key:<key_id>")] = None,
@@ -228,13 +246,15 @@ def create_app(ledger: Ledger) -> FastAPI:
                               known_at_text(known_at) if known_at else None, after_position, limit)
         except TimeParamError as exc:
             raise ApiProblem(422, str(exc)) from exc
+        except OverflowError as exc:
+            raise _out_of_range(known_at) from exc
         ledger.catch_up()
         rows = ledger.list_events(flt)
         if format == "csv":
             return _csv(rows)
         return {"events": rows, "next_after_position": rows[-1]["position"] if len(rows) == limit else None}
 
-    @app.get("/v1/events/{event_id}", tags=["read"])
+    @app.get("/v1/events/{event_id}", tags=["read"], responses=problem_responses(401, 403, 404, 422, 503))
     def get_event(event_id: str, _: ApiKey = reader) -> dict[str, Any]:
         """One event with its position, recorded time, principal and chain hash."""
         ledger.catch_up()
@@ -257,7 +277,8 @@ def create_app(ledger: Ledger) -> FastAPI:
 
         endpoint.__name__ = name.replace("-", "_")
         endpoint.__doc__ = function.__doc__ or name
-        app.get(f"/v1/{name}", tags=["read"], summary=name.replace("-", " ").capitalize())(endpoint)
+        app.get(f"/v1/{name}", tags=["read"], summary=name.replace("-", " ").capitalize(),
+                responses={**CSV_200, **READ_PROBLEMS})(endpoint)
 
     _view("balances", queries.balances)
     _view("due-back", queries.due_back_list)
@@ -265,7 +286,7 @@ def create_app(ledger: Ledger) -> FastAPI:
     _view("obligations", queries.obligation_list)
     _view("findings", queries.finding_list)
 
-    @app.get("/v1/agreements", tags=["read"])
+    @app.get("/v1/agreements", tags=["read"], responses=problem_responses(401, 403, 503))
     def agreements(_: ApiKey = reader) -> list[dict[str, Any]]:
         """Agreements recorded in the ledger, with their reconciliation against the printed totals."""
         ledger.catch_up()
@@ -273,7 +294,7 @@ def create_app(ledger: Ledger) -> FastAPI:
                  "state_money": a.stated_totals.state_kr * 100, "reconciliation": reconcile(a).as_dict()}
                 for a in ledger.agreements()]
 
-    @app.get("/v1/agreements/{agreement_id}", tags=["read"])
+    @app.get("/v1/agreements/{agreement_id}", tags=["read"], responses=problem_responses(401, 403, 404, 422, 503))
     def agreement(agreement_id: str, _: ApiKey = reader) -> dict[str, Any]:
         """One agreement's terms as in force, with its reconciliation."""
         ledger.catch_up()
@@ -282,13 +303,13 @@ def create_app(ledger: Ledger) -> FastAPI:
             raise ApiProblem(404, f"no agreement {agreement_id!r}")
         return {"terms": found.model_dump(mode="json"), "reconciliation": reconcile(found).as_dict()}
 
-    @app.get("/v1/recipients", tags=["read"])
+    @app.get("/v1/recipients", tags=["read"], responses=problem_responses(401, 403, 503))
     def recipients(_: ApiKey = reader) -> list[dict[str, Any]]:
         """Every registered recipient with its name history."""
         ledger.catch_up()
         return [_recipient(r) for r in sorted(ledger.index.recipient_ids())]
 
-    @app.get("/v1/recipients/{recipient_id}", tags=["read"])
+    @app.get("/v1/recipients/{recipient_id}", tags=["read"], responses=problem_responses(401, 403, 404, 422, 503))
     def recipient(recipient_id: str, _: ApiKey = reader) -> dict[str, Any]:
         """A recipient with its name history (one identity across renames)."""
         ledger.catch_up()
@@ -306,7 +327,7 @@ def create_app(ledger: Ledger) -> FastAPI:
 
     # --- administration -------------------------------------------------------------
 
-    @app.post("/v1/admin/agreements/load", tags=["admin"])
+    @app.post("/v1/admin/agreements/load", tags=["admin"], responses=problem_responses(400, 401, 403, 413, 415, 422, 503))
     def load_agreements(request: LoadRequest, key: ApiKey = admin) -> dict[str, Any]:
         """Record catalogued agreements (and the recipients they need); loading twice records nothing."""
         from ledger.catalogue import CatalogueError
@@ -317,9 +338,12 @@ def create_app(ledger: Ledger) -> FastAPI:
             raise ApiProblem(422, str(exc), [{"field": "names", "reason": str(exc)}]) from exc
         return {"recorded": len(entries)}
 
-    @app.get("/v1/admin/keys", tags=["admin"])
+    @app.get("/v1/admin/keys", tags=["admin"], responses=problem_responses(401, 403, 503))
     def list_keys(_: ApiKey = admin) -> list[dict[str, Any]]:
         """API keys (never their secrets)."""
         return [k.public() for k in keys.list()]
 
+    from api.web import install_web  # the auditors' web pages and /v1/reports (api/web.py)
+
+    install_web(app, ledger, keys)
     return app

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
 
 Role = Literal["appender", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("appender", "auditor", "admin")
+KEY_ID = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6)
 
 KEYS_DDL = (
     "CREATE TABLE IF NOT EXISTS {s}api_keys ("
@@ -103,6 +105,8 @@ class KeyStore(SqlView):
         if not token.startswith("lk_") or "." not in token:
             return None
         key_id, secret = token[3:].split(".", 1)
+        if not KEY_ID.fullmatch(key_id):
+            return None  # never send the database what cannot be a key id (e.g. a NUL)
         rows = self.query("SELECT * FROM {s}api_keys WHERE key_id = ?", [key_id])
         if not rows or rows[0]["revoked_at"] is not None:
             return None

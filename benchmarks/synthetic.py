@@ -5,7 +5,7 @@ agreement ids, every date in the terms shifted to the new year), over SKR, the 2
 regions, the 21 regional support structures (RSS) and 290 synthetic municipalities
 (``kommun-001`` .. ``kommun-290``, registered with ``recipient_registered``). Each
 allocation row gets a requisition and a payout; rows paid via an RSS or via SKR are
-passed on to municipalities in monthly tranches (``onward_transfer_made`` with
+passed on to municipalities in two tranches (``onward_transfer_made`` with
 ``to_recipient_id``); each recipient files an expense report the next spring, repays
 unspent funds, and a few are reclaimed. Some events are corrected later (``corrects``),
 some restated, a few retracted, and some are recorded long after their effective date
@@ -311,7 +311,7 @@ class History:
                           "not_used_for_purpose")
 
     def _onward(self, aid: str, pid: str, recipient: str, amount: int, start: dt.date, year: int) -> int:
-        """Monthly tranches passed on to the municipalities of the county (or, for SKR, to any)."""
+        """Two tranches passed on to the municipalities of the county (or, for SKR, to any)."""
         rng = self.rng
         if recipient.startswith("rss-"):
             receivers = self.by_county.get(recipient[4:], [])
@@ -319,13 +319,13 @@ class History:
             receivers = rng.sample(self.municipalities, 30)
         if not receivers:
             return 0
-        tranches = 6
+        tranches = 2
         per = amount * 9 // 10 // (len(receivers) * tranches)
         if per <= 0:
             return 0
         passed = 0
         for t in range(tranches):
-            day = start + dt.timedelta(days=14 + 30 * t + rng.randint(0, 5))
+            day = start + dt.timedelta(days=14 + 120 * t + rng.randint(0, 5))
             for municipality in receivers:
                 event = self.add({"kind": "onward_transfer_made", "event_id": self._id(),
                                   "effective_date": day.isoformat(), "agreement_id": aid, "part_id": pid,
@@ -355,6 +355,15 @@ def municipality_events() -> list[dict[str, Any]]:
     ]
 
 
+def catalogue_events() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The catalogue's events: (registrations, recorded first; the rest, planned on their dates)."""
+    from ledger import catalogue
+
+    events = [e.model_dump(mode="json") for e in catalogue.load_events(catalogue.select(None))]
+    first = [e for e in events if e["kind"] == "recipient_registered"]
+    return first, [e for e in events if e["kind"] != "recipient_registered"]
+
+
 def plan(size: int, setup_events: int, seed: int = SEED) -> list[Planned]:
     """The synthetic events of a journal of ``size`` entries (``setup_events`` are the catalogue's).
 
@@ -367,6 +376,9 @@ def plan(size: int, setup_events: int, seed: int = SEED) -> list[Planned]:
     templates = list(catalogue().values())
     history = History(seed)
     target = size - setup_events
+    for event in catalogue_events()[1]:  # the real agreements and renames, on their own dates
+        day = dt.date.fromisoformat(event["effective_date"])
+        history.planned.append(Planned(day, 0, event))
     serial = 0
     while len(history.planned) < target:
         year = YEARS[serial % len(YEARS)]
@@ -376,7 +388,7 @@ def plan(size: int, setup_events: int, seed: int = SEED) -> list[Planned]:
     planned = sorted(history.planned, key=lambda p: p.seq)[:target]
     while True:  # a cut may drop an event that a kept one names: drop those few as well
         kept = {p.event["event_id"] for p in planned}
-        keep = [p for p in planned if all(p.event.get(r) in (None, *kept) for r in REFERENCES)]
+        keep = [p for p in planned if all(p.event.get(r) is None or p.event[r] in kept for r in REFERENCES)]
         if len(keep) == len(planned):
             return sorted(planned)
         planned = keep
@@ -419,7 +431,7 @@ def generate(backend: str, size: int, seed: int = SEED, log: Any = print) -> str
     started = time.perf_counter()
     try:
         clock.set_day(dt.date(2017, 1, 2))
-        ledger.load_agreements()
+        ledger.append(catalogue_events()[0], "catalogue-loader")
         ledger.append(municipality_events(), PRINCIPAL)
         setup = ledger.head()[0]
         planned = plan(size, setup, seed)

@@ -23,6 +23,8 @@ from ledger.config import ENV_VAR, ConfigError, database_config
 from ledger.index import EventFilter
 from ledger.money import format_kronor
 from ledger.timeparams import TimeParamError, known_at_text, parse_as_of
+from ledger.cli_proofs import proofs_commands
+from ledger.cli_reports import report_commands
 
 app = typer.Typer(
     help="Revisionsliggare för statsbidrag — the audit ledger for Swedish state grants.",
@@ -512,6 +514,10 @@ def serve(
     first_run_keys(ledger)
     console.print(f"Ledger on {ledger.config.display_url}; serving http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+
+
+proofs_commands(app)  # digest, proof, verify-proof, signing-key (ledger/cli_proofs.py)
+report_commands(app)  # report NAME --format html|pdf|xlsx|csv (ledger/cli_reports.py)
 
 
 if __name__ == "__main__":

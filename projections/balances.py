@@ -111,6 +111,36 @@ def _merge(lines: list[BalanceLine]) -> dict[tuple[str | None, str], BalanceLine
     return merged
 
 
+def reclaim_repayments(state: AgreementState, recipient_id: str, part_id: str | None = "*") -> int:
+    """Repayments that name a reclaim decision (they settle it; they are not unspent funds)."""
+    return sum(d["payload"]["amount"] for d in state.docs("repayment_received", recipient_id, part_id)
+               if d["payload"].get("reclaim_event_id"))
+
+
+def claimable(received: int, repaid: int, for_reclaims: int) -> int:
+    """The most a reclaim can claim: what was received less the unspent funds already repaid."""
+    return max(0, received - (repaid - for_reclaims))
+
+
+def _cap_reclaims(state: AgreementState, merged: dict[tuple[str | None, str], BalanceLine]) -> None:
+    """As in the reclaims view: a reclaim never claims money already repaid as unspent, however its
+    settlement was recorded. A reclaim that names no part is judged against the whole agreement."""
+    whole: dict[str, list[int]] = {}
+    for line in merged.values():
+        totals = whole.setdefault(line.recipient_id, [0, 0])
+        totals[0] += line.paid - line.passed_on
+        totals[1] += line.repaid
+    for (part_id, recipient_id), line in merged.items():
+        if not line.reclaim_decided:
+            continue
+        if part_id:
+            cap = claimable(line.paid - line.passed_on, line.repaid, reclaim_repayments(state, recipient_id, part_id))
+        else:
+            received, repaid = whole[recipient_id]
+            cap = claimable(received, repaid, reclaim_repayments(state, recipient_id))
+        line.reclaim_outstanding = max(0, min(line.reclaim_decided, cap) - line.reclaim_settled)
+
+
 def lapsed_amount(state: AgreementState, part: Part, recipient_id: str, allocated: int) -> int:
     """The allocation not requisitioned by the (policy-adjusted) deadline, once it has passed."""
     term = part.terms.requisition
@@ -158,6 +188,7 @@ def balance_lines(state: AgreementState) -> list[BalanceLine]:
     """Per part and recipient, with lapse and forfeiture applied for the as_of date."""
     raw = [_line(state, key, amounts) for key, amounts in state.sums.items() if key[1]]
     merged = _merge(raw)
+    _cap_reclaims(state, merged)
     for (part_id, recipient_id), line in merged.items():
         part = state.agreement.part(part_id) if part_id else None
         if part is None:

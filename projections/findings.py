@@ -116,10 +116,43 @@ def _allocation_findings(state: AgreementState, lines: list[BalanceLine]) -> lis
             out.append(_f(state, "payout_above_allocation", line,
                           f"paid {line.paid} öre, allocated {line.allocated} öre", line.paid - line.allocated))
         year_end = dt.date(state.agreement.year, 12, 31)
-        if line.route in ("via_skr", "via_rss") and state.clock.as_of > year_end and line.paid > line.passed_on:
-            out.append(_f(state, "not_passed_on", line, f"paid {line.paid} öre, passed on {line.passed_on} öre",
-                          line.paid - line.passed_on))
+        if state.clock.as_of > year_end:
+            # Judged on 31 December: a transfer in January does not undo money held over year end.
+            paid, passed_on = _by_date(state, line, "payout_made", year_end), \
+                _by_date(state, line, "onward_transfer_made", year_end)
+            pass_through = _pass_through(state, line, paid)
+            if pass_through and pass_through > passed_on:
+                out.append(_f(state, "not_passed_on", line,
+                              f"paid {paid} öre by {year_end}, of which {pass_through} öre to pass on,"
+                              f" passed on {passed_on} öre", pass_through - passed_on))
     return out
+
+
+def _by_date(state: AgreementState, line: BalanceLine, kind: str, day: dt.date) -> int:
+    """The amounts of a recipient's visible events of one kind in one part, dated on or before ``day``."""
+    return sum(d["payload"]["amount"] for d in state.docs(kind, line.recipient_id, line.part_id)
+               if d["effective_date"] <= day.isoformat())
+
+
+def _pass_through(state: AgreementState, line: BalanceLine, paid: int) -> int:
+    """What the recipient was paid to pass on (via SKR or via RSS), from the per-route sums.
+
+    A balance line sums a recipient's routes within a part (SKR's own 1 000 000 and the
+    9 000 000 it passes on in the same part), so its single ``route`` cannot say how much
+    is pass-through money. The payout covers the recipient's own share first.
+    """
+    via_allocated = via_paid = own_allocated = 0
+    for (part, recipient, route), amounts in state.sums.items():
+        if part != line.part_id or recipient != line.recipient_id:
+            continue
+        if route in ("via_skr", "via_rss"):
+            via_allocated += amounts.get("entitlement", 0)
+            via_paid -= amounts.get("disbursed", 0)
+        else:
+            own_allocated += amounts.get("entitlement", 0)
+    if via_allocated > 0:
+        return min(via_allocated, max(0, paid - own_allocated))
+    return min(via_paid, paid)
 
 
 def _document_findings(state: AgreementState) -> list[Finding]:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ledger.terms import Part, ReportTerm
+from ledger.terms import Part, ReportKind, ReportTerm
 from projections.balances import due_back
 from projections.state import AgreementState
 
@@ -64,7 +64,7 @@ def _report_line(state: AgreementState, part: Part, term: ReportTerm, recipient_
     deadline = state.deadline(part, term.kind.value, term.deadline, recipient_id)
     kind = "expense_report_received" if term.kind.value == "ekonomisk_redovisning" else "report_received"
     received_at: dict[str, dt.date] = {}
-    for doc in state.docs(kind, recipient_id):
+    for doc in state.docs(kind, recipient_id, include_restated=True):  # a restatement keeps the first receipt
         if doc["part_id"] not in (None, part.part_id):
             continue
         payload = doc["payload"]
@@ -118,6 +118,8 @@ def obligations(state: AgreementState, recipient_id: str | None = None) -> list[
             if part.terms.requisition.required:
                 lines.append(_requisition_line(state, part, recipient))
             for term in part.terms.reports:
+                if term.kind is ReportKind.EXPENSE_REPORT and paid <= 0:
+                    continue  # an expense report accounts for money received: none in this part
                 if owes(term.owed_by, recipient, set()):
                     lines.append(_report_line(state, part, term, recipient))
         repayment = _repayment_line(state, recipient)
@@ -134,8 +136,25 @@ def _one_per_deadline(lines: list[ObligationLine]) -> list[ObligationLine]:
         if line.obligation == "requisition":
             key += (line.part_id,)
         if key in seen:
-            if seen[key].part_id != line.part_id:
-                seen[key].part_id = None  # covers several parts
+            _merge_into(seen[key], line)
             continue
         seen[key] = line
     return list(seen.values())
+
+
+#: When one obligation spans several parts, the least fulfilled part decides its state.
+_SEVERITY = {"met": 0, "upcoming": 1, "met_late": 2, "missed": 3}
+
+
+def _merge_into(target: ObligationLine, line: ObligationLine) -> None:
+    """Fold another part's line into one obligation: worst state, last receipt, every late receiver."""
+    if target.part_id != line.part_id:
+        target.part_id = None  # covers several parts
+    if _SEVERITY.get(line.state, 0) > _SEVERITY.get(target.state, 0):
+        target.state = line.state
+    # Received only once every part's report is in: the last receipt is the date that counts.
+    if target.received_on is None or line.received_on is None:
+        target.received_on = None
+    else:
+        target.received_on = max(target.received_on, line.received_on)
+    target.late_receivers = sorted(set(target.late_receivers) | set(line.late_receivers))

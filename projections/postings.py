@@ -12,13 +12,15 @@ recorded time. Accounts (debit positive, credit negative):
 | onward transfer (vidareförmedling) | passed_on | funds (the pass-through recipient) |
 | expense report (ekonomisk redovisning): total costs | costs | funds |
 | repayment received (återbetalning) | repaid (state) | funds |
+| repayment naming a reclaim decision, also | reclaim_settled | reclaim_receivable |
 | reclaim decided (återkrav) | reclaim_receivable | reclaim_decided |
 | reclaim settled | reclaim_settled | reclaim_receivable |
 
 A correction or retraction never deletes a posting: it stamps the superseded event's
 postings with ``superseded_at`` (its own recorded time), so a view known before the
 correction still sees them. A restated expense report for the same recipient, part and
-period supersedes the earlier one the same way.
+period posts only the change in costs (see ``LedgerViews``): the earlier report stands as
+of the days before the restatement.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ def event_postings(kind: str, payload: dict[str, Any]) -> list[Posting]:
     if kind == "expense_report_received":
         return _pair("costs", "funds", payload["total_costs"], part, recipient)
     if kind == "repayment_received":
-        return _pair("repaid", "funds", amount, part, recipient)
+        postings = _pair("repaid", "funds", amount, part, recipient)
+        if payload.get("reclaim_event_id"):  # it also settles the reclaim decision it names
+            postings += _pair("reclaim_settled", "reclaim_receivable", amount, part, recipient)
+        return postings
     if kind == "reclaim_decided":
         return _pair("reclaim_receivable", "reclaim_decided", amount, part, recipient)
     if kind == "reclaim_settled":

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ledger.terms import ReclaimTrigger
-from projections.balances import BalanceLine
+from projections.balances import BalanceLine, claimable, reclaim_repayments
 from projections.obligations import ObligationLine
 from projections.state import AgreementState
 
@@ -68,8 +68,10 @@ def reclaim_line(state: AgreementState, recipient_id: str, lines: list[BalanceLi
     line.decided = sum(b.reclaim_decided for b in mine)
     # Settled by reclaim_settled events and by repayments naming the decision (both post reclaim_settled).
     line.settled = sum(b.reclaim_settled for b in mine)
-    # A reclaim can never claim back more than was received and not yet repaid.
-    line.outstanding = max(0, min(line.decided - line.settled, received - repaid))
+    # A reclaim never claims back the unspent funds already repaid, however its own settlement
+    # was recorded (a repayment naming the decision, or reclaim_settled).
+    cap = claimable(received, repaid, reclaim_repayments(state, recipient_id))
+    line.outstanding = max(0, min(line.decided, cap) - line.settled)
     return line
 
 

@@ -50,17 +50,33 @@ class AgreementState:
     sums: dict[Key, dict[str, int]]
     documents: list[dict[str, Any]]
     by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    restated: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for doc in self.documents:
             grouped[doc["kind"]].append(doc)
+        # Of the visible expense reports for one recipient, part and period the last one stands;
+        # the earlier ones are restated (their receipt dates still count for the deadline).
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for doc in grouped.get("expense_report_received", []):
+            p = doc["payload"]
+            latest[(doc["recipient_id"], doc["part_id"], p["period_start"], p["period_end"])] = doc
+        current = {d["event_id"] for d in latest.values()}
+        reports = grouped.get("expense_report_received", [])
+        self.restated = [d for d in reports if d["event_id"] not in current]
+        if reports:
+            grouped["expense_report_received"] = [d for d in reports if d["event_id"] in current]
         self.by_kind = dict(grouped)
 
-    def docs(self, kind: str, recipient_id: str | None = None, part_id: str | None = "*") -> list[dict[str, Any]]:
-        """Visible documents of a kind, optionally for one recipient and part ("*": any part)."""
+    def docs(self, kind: str, recipient_id: str | None = None, part_id: str | None = "*",
+             include_restated: bool = False) -> list[dict[str, Any]]:
+        """Visible documents of a kind, optionally for one recipient and part ("*": any part).
+        Restated expense reports are left out unless ``include_restated``."""
+        found = self.by_kind.get(kind, []) + (self.restated if include_restated and kind ==
+                                              "expense_report_received" else [])
         return [
-            d for d in self.by_kind.get(kind, [])
+            d for d in found
             if (recipient_id is None or d["recipient_id"] == recipient_id)
             and (part_id == "*" or d["part_id"] == part_id)
         ]

@@ -70,13 +70,14 @@ class LedgerViews(SqlView):
         if entry.kind == "agreement_amended":
             self._supersede(cursor, "agreement_id = ? AND kind IN ('agreement_decided', 'agreement_amended')",
                             [agreement_id], entry.recorded_at)
+        postings = event_postings(entry.kind, payload)
         if entry.kind == "expense_report_received":
-            self._supersede_restated_report(cursor, entry, agreement_id)
+            postings = self._restated_report_postings(cursor, entry, agreement_id, postings)
         effective = self._effective_date(cursor, entry, agreement_id)
         rows = [
             (entry.event_id, seq, entry.position, entry.kind, agreement_id, p.part_id, p.recipient_id, p.route,
              p.account, p.amount, effective, entry.recorded_at, None)
-            for seq, p in enumerate(event_postings(entry.kind, payload))
+            for seq, p in enumerate(postings)
         ]
         if rows:
             cursor.executemany(self.sql(f"INSERT INTO {{s}}postings ({POSTING_COLUMNS}) VALUES "
@@ -105,20 +106,33 @@ class LedgerViews(SqlView):
                 [recorded_at, *params],
             )
 
-    def _supersede_restated_report(self, cursor: Any, entry: Entry, agreement_id: str) -> None:
-        """A second expense report for the same recipient, part and period restates the first."""
+    def _restated_report_postings(self, cursor: Any, entry: Entry, agreement_id: str,
+                                  postings: list[Any]) -> list[Any]:
+        """A second expense report for the same recipient, part and period restates the first.
+
+        The earlier report is not superseded: it was received on its own date, and as of any
+        day before the restatement it is the report that stands. The restatement posts only the
+        change in costs, so from its effective date (and its recorded time) the costs are the
+        restated ones. Which report is current, and which receipt met the deadline, is the
+        rules' business (``AgreementState``).
+        """
         p = entry.payload
         cursor.execute(
             self.sql("SELECT event_id, payload FROM {s}documents WHERE agreement_id = ? AND recipient_id = ?"
                      " AND kind = 'expense_report_received' AND superseded_at IS NULL"),
             [agreement_id, p["recipient_id"]],
         )
-        for row in cursor.fetchall():
-            earlier = json.loads(row["payload"])
-            same = (earlier.get("part_id"), earlier["period_start"], earlier["period_end"]) == (
-                p.get("part_id"), p["period_start"], p["period_end"])
-            if same:
-                self._supersede(cursor, "event_id = ?", [row["event_id"]], entry.recorded_at)
+        earlier = [row["event_id"] for row in cursor.fetchall()
+                   if _report_key(json.loads(row["payload"])) == _report_key(p)]
+        if not earlier:
+            return postings
+        cursor.execute(
+            self.sql("SELECT COALESCE(SUM(amount), 0) AS costs FROM {s}postings WHERE account = 'costs'"
+                     f" AND superseded_at IS NULL AND event_id IN ({','.join('?' * len(earlier))})"),
+            earlier,
+        )
+        reported = int(cursor.fetchone()["costs"])
+        return event_postings(entry.kind, {**p, "total_costs": p["total_costs"] - reported})
 
     # --- queries -------------------------------------------------------------------
 
@@ -166,6 +180,11 @@ class LedgerViews(SqlView):
             "documents": [tuple(r.values()) for r in self.query(
                 f"SELECT {DOCUMENT_COLUMNS} FROM {{s}}documents ORDER BY position")],
         }
+
+
+def _report_key(payload: dict[str, Any]) -> tuple[Any, ...]:
+    """Expense reports with the same key restate one another."""
+    return payload.get("part_id"), payload["period_start"], payload["period_end"]
 
 
 class SQLiteLedgerViews(LedgerViews, SQLiteSqlView):

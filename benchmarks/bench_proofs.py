@@ -1,0 +1,426 @@
+"""Benchmark: digests, proofs and the full chain verify at 1 000 000 journal entries.
+
+Not a test. Two parts:
+
+1. **In memory** (always): 1 000 000 synthetic journal entries in the ledger's shape
+   (``payout_made``-like payloads, about 400 bytes of canonical JSON each), made in chunks
+   so memory stays small. Timed: canonical serialisation; plain SHA-256 over the same
+   bytes; the hash-chain check ``Ledger.verify`` does per entry (serialise, SHA-256 over
+   the previous hash and the bytes, compare the link and the hash); the Merkle leaf hashes;
+   building the tree from the leaf hashes; then digests (root + Ed25519 signature),
+   inclusion proofs and consistency proofs at random sizes and leaves, and their checks by
+   the verifier.
+2. **Database** (``--database sqlite`` or ``postgres``; ``none`` skips): a journal of the
+   same entries written straight through the Journal aggregate (no validation, no read
+   models other than the journal index, which proofs use to find an event), cached under
+   /tmp/ledger-bench-proofs/. Timed: ``Ledger.verify()`` over the whole stored journal,
+   reading the stored records and SHA-256 over their bytes (the floor any full check
+   pays), the first tree build from the stored journal, and ``proofs.latest_digest``,
+   ``proofs.inclusion`` and ``proofs.consistency`` as the CLI and the API call them.
+
+    python -m benchmarks.bench_proofs                      # 1 000 000 entries, SQLite
+    python -m benchmarks.bench_proofs --database postgres --append-docs
+
+``--append-docs`` appends (or replaces) the "Proofs" section of docs/benchmarks.md and
+leaves every other section alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ledger.journal import GENESIS_HASH, canonical_json, entry_hash, hashed_content  # noqa: E402
+from ledger.merkle import MerkleTree  # noqa: E402
+from ledger.signing import SigningKey  # noqa: E402
+from ledger.verifier import leaf_hash, verify_consistency, verify_inclusion  # noqa: E402
+
+CACHE_DIR = Path("/tmp/ledger-bench-proofs")
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+HEADING = "## Proofs"
+CHUNK = 20_000
+CALLS = 1_000
+TARGET_MS = 10.0
+TARGET_VERIFY_S = 10.0
+KEY_SEED = bytes.fromhex("42" * 32)
+RECORDED = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+
+
+# --- synthetic entries ---------------------------------------------------------------------
+
+
+def event_id(i: int) -> str:
+    return str(uuid5(NAMESPACE_URL, f"urn:grant-ledger:bench-proofs:{i}"))
+
+
+def entry(i: int) -> dict[str, Any]:
+    """The hashed content of journal position i + 1."""
+    eid = event_id(i)
+    payload = {
+        "kind": "payout_made", "event_id": eid, "effective_date": f"20{17 + i % 9}-0{1 + i % 9}-1{i % 10}",
+        "agreement_id": f"god-och-nara-vard-{2017 + i % 9}", "part_id": "nara-vard",
+        "recipient_id": f"kommun-{1 + i % 290:03d}", "amount": 100_000 + (i * 7919) % 10_000_000_000,
+        "route": "direct", "requisition_event_id": event_id(i - 1), "payment_reference": f"KK-{i:09d}",
+        "corrects": None,
+    }
+    recorded_at = (RECORDED + dt.timedelta(seconds=i)).isoformat(timespec="microseconds")
+    return hashed_content(i + 1, eid, "payout_made", recorded_at, "benchmark", payload)
+
+
+def chunks(total: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, total, CHUNK):
+        yield [entry(i) for i in range(start, min(total, start + CHUNK))]
+
+
+# --- timing helpers --------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def per_call(fn: Callable[[int], Any], calls: int = CALLS) -> dict[str, float]:
+    """Median, 99th percentile and maximum milliseconds of ``fn(i)`` over ``calls`` calls."""
+    times = []
+    for i in range(calls):
+        started = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"median_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99) - 1],
+            "max_ms": times[-1]}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- part 1: in memory ---------------------------------------------------------------------------
+
+
+def in_memory(total: int) -> dict[str, Any]:
+    serialise = plain = chain = leaves_s = 0.0
+    prev = GENESIS_HASH
+    hashes: list[bytes] = []
+    checked_to = GENESIS_HASH  # the chain check's previous hash, carried across chunks
+    payload_bytes = 0
+    for batch in chunks(total):
+        # Record: what append did, so there are stored hashes to check against (not timed).
+        recorded = []
+        for content in batch:
+            prev = entry_hash(prev, content)
+            recorded.append((content, prev))
+        # Canonical serialisation alone.
+        t, data = timed(lambda b=batch: [canonical_json(c) for c in b])
+        serialise += t
+        payload_bytes += sum(len(d) for d in data)
+        # Plain SHA-256 over the same bytes.
+        t, _ = timed(lambda d=data: [hashlib.sha256(x).digest() for x in d])
+        plain += t
+        # The chain check Ledger.verify makes per entry (decoding aside).
+        t, checked_to = timed(lambda r=recorded, p=checked_to: _check_chain(r, p))
+        chain += t
+        # Merkle leaf hashes from the bytes.
+        t, lh = timed(lambda d=data: [leaf_hash(x) for x in d])
+        leaves_s += t
+        hashes.extend(lh)
+    build, tree = timed(lambda: MerkleTree.from_leaf_hashes(hashes))
+    key = SigningKey.from_seed(KEY_SEED)
+    rng = random.Random(6962)
+    n = tree.size
+
+    def digest(i: int) -> dict[str, Any]:
+        size = n if i % 2 == 0 else rng.randint(1, n)
+        return key.sign_digest(size, tree.root(size))
+
+    sizes = [rng.randint(1, n) for _ in range(CALLS)]
+    leaves = [rng.randrange(s) for s in sizes]
+    pairs = [tuple(sorted((rng.randint(1, n), rng.randint(1, n)))) for _ in range(CALLS)]
+    head_root = tree.root()
+    results = {
+        "entries": total,
+        "leaf_bytes_mean": payload_bytes / total,
+        "serialise_s": serialise,
+        "sha256_s": plain,
+        "chain_verify_s": chain,
+        "leaf_hash_s": leaves_s,
+        "tree_build_s": build,
+        "tree_memory_mb": sum(len(level) for level in tree._levels) / 2**20,  # noqa: SLF001
+        "digest": per_call(digest),
+        "inclusion_head": per_call(lambda i: tree.inclusion_proof(leaves[i], n)),
+        "inclusion_any_size": per_call(lambda i: tree.inclusion_proof(leaves[i], sizes[i])),
+        "consistency": per_call(lambda i: tree.consistency_proof(*pairs[i])),
+        "verify_inclusion": per_call(
+            lambda i: verify_inclusion(leaves[i], n, hashes[leaves[i]], tree.inclusion_proof(leaves[i], n), head_root)
+        ),
+    }
+    roots = {s: tree.root(s) for p in pairs[:200] for s in p}
+    proofs_ = [tree.consistency_proof(*p) for p in pairs[:200]]
+    results["verify_consistency"] = per_call(
+        lambda i: verify_consistency(pairs[i][0], pairs[i][1], roots[pairs[i][0]], roots[pairs[i][1]], proofs_[i]),
+        calls=200,
+    )
+    return results
+
+
+def _check_chain(recorded: list[tuple[dict[str, Any], str]], prev: str) -> str:
+    """Recompute each entry's hash from the previous one and compare (as Ledger._check_stored does)."""
+    for content, digest in recorded:
+        if entry_hash(prev, content) != digest:
+            raise AssertionError(f"chain broken at {content['position']}")
+        prev = digest
+    return prev
+
+
+# --- part 2: a stored journal ----------------------------------------------------------------------
+
+
+def database_url(backend: str, total: int) -> str:
+    if backend == "sqlite":
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{CACHE_DIR / f'journal-{total}.sqlite'}"
+    return f"{POSTGRES_URL}?schema=bench_proofs_{total}"
+
+
+def marker(backend: str, total: int) -> Path:
+    return CACHE_DIR / f"{backend}-{total}.done"
+
+
+def build_database(backend: str, total: int) -> tuple[str, float]:
+    """Write ``total`` journal entries (cached); returns the URL and the seconds it took (0 if cached)."""
+    from eventsourcing.persistence import Tracking
+
+    from ledger.application import Ledger
+    from ledger.config import database_config
+    from ledger.journal import Journal
+
+    url = database_url(backend, total)
+    if marker(backend, total).exists():
+        return url, json.loads(marker(backend, total).read_text())["seconds"]
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    if backend == "sqlite":
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    else:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS bench_proofs_{total} CASCADE")
+            conn.execute(f"CREATE SCHEMA bench_proofs_{total}")
+
+    class Writer(Ledger):
+        snapshotting_intervals = {}  # noqa: RUF012 - writing only; snapshots don't change what is measured
+
+    ledger = Writer(database_config(url))
+    started = time.perf_counter()
+    try:
+        journal = Journal()
+        for batch in chunks(total):
+            entries = [journal.record(c["event_id"], c["kind"], c["recorded_at"], c["recorded_by"], c["payload"])
+                       for c in batch]
+            ledger.save(journal)
+            ledger.index.index_entries(entries, Tracking(ledger.name, ledger.recorder.max_notification_id()))
+            if entries[-1].position % 100_000 == 0:
+                log(f"  wrote {entries[-1].position} entries, {time.perf_counter() - started:.0f}s")
+    finally:
+        ledger.close()
+    seconds = time.perf_counter() - started
+    marker(backend, total).write_text(json.dumps({"seconds": seconds}))
+    return url, seconds
+
+
+def stored(backend: str, total: int) -> dict[str, Any]:
+    from ledger import proofs
+    from ledger.application import Ledger
+    from ledger.config import database_config
+    from ledger.journal import JOURNAL_ID
+
+    url, write_s = build_database(backend, total)
+    results: dict[str, Any] = {"backend": backend, "write_s": write_s}
+    ledger = Ledger(database_config(url))
+    try:
+        t, result = timed(ledger.verify)
+        assert result.ok and result.length == total, result
+        results["ledger_verify_s"] = t
+
+        def read_and_hash() -> tuple[float, int]:
+            hashing, count, after = 0.0, 0, 1
+            while True:
+                records = ledger.recorder.select_events(JOURNAL_ID, gt=after, limit=5000)
+                if not records:
+                    return hashing, count
+                started = time.perf_counter()
+                for record in records:
+                    hashlib.sha256(record.state).digest()
+                hashing += time.perf_counter() - started
+                count += len(records)
+                after = records[-1].originator_version
+
+        t, (hash_only, count) = timed(read_and_hash)
+        assert count == total
+        results["read_and_sha256_s"], results["stored_sha256_s"] = t, hash_only
+        t, tree = timed(lambda: proofs.journal_tree(ledger))
+        assert tree.size == total
+        results["tree_build_from_db_s"] = t
+        key = SigningKey.from_seed(KEY_SEED)
+        rng = random.Random(9162)
+        ids = [event_id(rng.randrange(total)) for _ in range(CALLS)]
+        pairs = [tuple(sorted((rng.randint(1, total), rng.randint(1, total)))) for _ in range(CALLS)]
+        results["digest"] = per_call(lambda i: proofs.latest_digest(ledger, key))
+        results["inclusion"] = per_call(lambda i: proofs.inclusion(ledger, ids[i], key=key))
+        results["consistency"] = per_call(lambda i: proofs.consistency(ledger, pairs[i][0], pairs[i][1], key))
+    finally:
+        ledger.close()
+    return results
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def _ms(stats: dict[str, float]) -> str:
+    return f"{stats['median_ms']:.3f} | {stats['p99_ms']:.3f} | {stats['max_ms']:.3f}"
+
+
+def _ok(value: float, target: float) -> str:
+    return "yes" if value <= target else "**no**"
+
+
+def _met(stats: dict[str, float]) -> str:
+    """Judged on the 99th percentile: single maxima on a shared machine are scheduler pauses."""
+    return _ok(stats["p99_ms"], TARGET_MS)
+
+
+def render(memory: dict[str, Any], database: dict[str, Any] | None, note: str) -> str:
+    n = memory["entries"]
+    lines = [
+        HEADING,
+        "",
+        f"`python -m benchmarks.bench_proofs` ({note}). {n:,} journal entries in the ledger's shape, "
+        f"{memory['leaf_bytes_mean']:.0f} bytes of canonical JSON each on average. Python "
+        f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs. Times are wall-clock; "
+        "the machine was shared with other work, so treat them as upper bounds.",
+        "",
+        "### Building (once per process)",
+        "",
+        "| step | seconds |",
+        "|---|---|",
+        f"| canonical JSON of every entry | {memory['serialise_s']:.2f} |",
+        f"| plain SHA-256 over the same bytes | {memory['sha256_s']:.2f} |",
+        f"| hash-chain check, in memory (serialise + SHA-256(prev ‖ bytes) + compare, per entry) | "
+        f"{memory['chain_verify_s']:.2f} |",
+        f"| Merkle leaf hashes SHA-256(0x00 ‖ bytes) | {memory['leaf_hash_s']:.2f} |",
+        f"| Merkle tree from the {n:,} leaf hashes (every level cached, "
+        f"{memory['tree_memory_mb']:.0f} MiB) | {memory['tree_build_s']:.2f} |",
+    ]
+    if database:
+        lines += [
+            "",
+            f"### Against the stored journal ({database['backend']})",
+            "",
+            "| step | seconds | target | met |",
+            "|---|---|---|---|",
+            f"| `Ledger.verify()`: full chain verify of {n:,} stored entries (read, decode, check) | "
+            f"{database['ledger_verify_s']:.2f} | ≤ {TARGET_VERIFY_S:.0f} | "
+            f"{_ok(database['ledger_verify_s'], TARGET_VERIFY_S)} |",
+            f"| read every stored record + plain SHA-256 over its stored bytes | "
+            f"{database['read_and_sha256_s']:.2f} | | |",
+            f"| of which SHA-256 alone | {database['stored_sha256_s']:.2f} | | |",
+            f"| first tree build from the stored journal (`proofs.journal_tree`) | "
+            f"{database['tree_build_from_db_s']:.2f} | | |",
+            f"| writing the journal (Journal aggregate, journal index; not a target) | {database['write_s']:.0f} | | |",
+        ]
+    lines += [
+        "",
+        f"### Per request, after the tree is built ({CALLS:,} calls; milliseconds)",
+        "",
+        "| operation | median | p99 | max | target ≤ 10 ms met (p99) |",
+        "|---|---|---|---|---|",
+        f"| digest: root at a random or head size + Ed25519 signature | {_ms(memory['digest'])} | "
+        f"{_met(memory['digest'])} |",
+        f"| inclusion proof, random leaf at the head | {_ms(memory['inclusion_head'])} | "
+        f"{_met(memory['inclusion_head'])} |",
+        f"| inclusion proof, random leaf at a random size | {_ms(memory['inclusion_any_size'])} | "
+        f"{_met(memory['inclusion_any_size'])} |",
+        f"| consistency proof, random pair of sizes | {_ms(memory['consistency'])} | "
+        f"{_met(memory['consistency'])} |",
+        f"| verifier: check an inclusion proof | {_ms(memory['verify_inclusion'])} | |",
+        f"| verifier: check a consistency proof (200 calls) | {_ms(memory['verify_consistency'])} | |",
+    ]
+    if database:
+        lines += [
+            f"| `proofs.latest_digest` ({database['backend']}) | {_ms(database['digest'])} | "
+            f"{_met(database['digest'])} |",
+            f"| `proofs.inclusion` by event id, signed ({database['backend']}: index lookup, stored entry, "
+            f"path, signature) | {_ms(database['inclusion'])} | {_met(database['inclusion'])} |",
+            f"| `proofs.consistency`, signed old and new digests ({database['backend']}) | "
+            f"{_ms(database['consistency'])} | {_met(database['consistency'])} |",
+        ]
+    lines += [
+        "",
+        "A digest or proof reads at most about 2·log2(n) cached subtree hashes and hashes a few of them "
+        "together (O(log² n) at worst); it never walks the leaves. The full chain verify must read and "
+        "decode every stored entry, so it is bounded by the database read and the per-entry "
+        "decoding, not by SHA-256: compare the plain SHA-256 row.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    """Append the Proofs section to docs/benchmarks.md, or replace an earlier one; other sections stay."""
+    if not DOC.exists():
+        DOC.write_text("# Benchmarks\n\n" + section, encoding="utf-8")
+        return
+    text = DOC.read_text(encoding="utf-8")
+    start = text.find(HEADING + "\n")
+    if start < 0:
+        DOC.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+        return
+    rest = text[start + len(HEADING):]
+    following = rest.find("\n## ")
+    end = len(text) if following < 0 else start + len(HEADING) + following + 1
+    DOC.write_text(text[:start] + section + ("\n" + text[end:] if end < len(text) else ""), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--database", choices=("sqlite", "postgres", "none"), default="sqlite")
+    parser.add_argument("--append-docs", action="store_true", help="write the Proofs section of docs/benchmarks.md")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args(argv)
+    log(f"in memory: {args.entries} entries …")
+    memory = in_memory(args.entries)
+    database = None
+    if args.database != "none":
+        log(f"{args.database}: {args.entries} stored entries …")
+        database = stored(args.database, args.entries)
+    note = f"--entries {args.entries} --database {args.database}, {dt.date.today().isoformat()}"
+    section = render(memory, database, note)
+    print(section)
+    if args.json:
+        args.json.write_text(json.dumps({"memory": memory, "database": database}, indent=2))
+    if args.append_docs:
+        write_section(section)
+        log(f"wrote the {HEADING!r} section of {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""Faults: the server killed mid-append, projection processing killed mid-way, PostgreSQL
+restarted under load, a full disk and a read-only SQLite file.
+
+Every run ends with the same check: every acknowledged (201) append is in the journal at
+the position and hash it was acknowledged with, no event is there twice, no batch is
+half-written, ``ledger verify`` passes, and the read models equal a full rebuild.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ledger.application import Ledger
+from ledger.cli import app as cli
+from ledger.config import database_config
+from tests.reliability.harness import (
+    ROOT,
+    Request,
+    Server,
+    Tally,
+    ThrowawayPostgres,
+    appender_threads,
+    check_consistency,
+    journal_event_ids,
+    make_keys,
+    post,
+    postgres_bin,
+    postgres_database,
+    replay_acknowledged,
+    report,
+    scaled,
+    settle,
+    valid_event,
+    wait_until,
+)
+
+runner = CliRunner()
+
+
+def _journal_ids(database_url: str) -> set[str]:
+    ledger = Ledger(database_config(database_url))
+    try:
+        return set(journal_event_ids(ledger))
+    finally:
+        ledger.close()
+
+
+def _assert_consistent(database_url: str, tally: Tally) -> dict[str, int]:
+    expected = {e["event_id"]: e for r in tally.acknowledged for e in r.acknowledged or []}
+    result = check_consistency(database_url, expected)
+    assert result.duplicates == 0
+    assert result.missing == 0, f"{result.missing} acknowledged events are not where their 201 said"
+    assert result.verify_ok
+    assert result.tracking_at_head
+    assert result.views_equal_rebuild and result.index_equal_rebuild
+    verified = runner.invoke(cli, ["verify", "--database-url", database_url])
+    assert verified.exit_code == 0 and "OK:" in verified.output, verified.output
+    return {"journal_length": result.journal_length}
+
+
+# --- 1. kill -9 the server in the middle of concurrent appends ---------------------------
+
+
+def test_server_killed_mid_append_loses_and_duplicates_nothing(database_url, backend, tokens, server):
+    kills, clients = scaled(3, 40), scaled(4, 6)
+    token, rng = tokens["appender"], random.Random(20250101)
+    seed_ids = _journal_ids(database_url)
+    tally = Tally()
+    outcomes = {"committed_then_replayed": 0, "committed_then_recovered": 0, "not_committed_then_appended": 0}
+    server.start()
+    for kill in range(kills):
+        stop = threading.Event()
+        threads = appender_threads(server.url, token, tally, stop, clients, seed=kill)
+        for thread in threads:
+            thread.start()
+        time.sleep(rng.uniform(0.3, 1.2))
+        server.kill()  # SIGKILL while the clients are mid-request
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        # No batch is half-written: each unanswered request is wholly in or wholly out.
+        present = _journal_ids(database_url)
+        in_before = {}
+        for request in tally.pending:
+            found = [i in present for i in request.event_ids]
+            assert all(found) or not any(found), f"half-written batch {request.idempotency_key}: {found}"
+            in_before[request.idempotency_key] = all(found)
+        server.start()
+        # Clients retry what got no answer with the same key: each gets one 201 for the same events.
+        for request in list(tally.pending):
+            with httpx.Client() as client:
+                assert wait_until(lambda r=request: post(client, server.url, token, r, tally) == 201, 60, 0.2)
+            if in_before[request.idempotency_key]:
+                # Committed before the crash: answered from the idempotency record (replayed) or,
+                # if the crash came between commit and record, by the recovery path from the journal.
+                outcomes["committed_then_replayed" if request.replayed[-1] else "committed_then_recovered"] += 1
+            else:
+                assert not request.replayed[-1]
+                outcomes["not_committed_then_appended"] += 1
+    assert not tally.bad, tally.bad[:5]
+    settle(server.url, token, tally)
+    replayed = replay_acknowledged(server.url, token, tally)
+    assert replayed == len(tally.acknowledged)  # every retry now answers from the idempotency record
+    server.stop()
+    figures = _assert_consistent(database_url, tally)
+    appended = sum(len(r.events) for r in tally.acknowledged)
+    assert figures["journal_length"] == len(seed_ids) + appended  # nothing extra, nothing lost
+    report("server_kill", backend=backend, kills=kills, clients=clients, requests=len(tally.requests),
+           events_acknowledged=appended, events_lost=0, duplicates=0, statuses=tally.statuses, **outcomes,
+           journal_length=figures["journal_length"])
+
+
+def test_commit_without_idempotency_record_is_answered_from_the_journal(database_url, tokens, server):
+    """The crash window between the journal commit and the idempotency record, made exact:
+    the events are in the journal under the key's principal, no answer was stored; the
+    retry gets 201 with the recorded positions and hashes, and nothing is appended twice."""
+    from api.app import key_store_for
+
+    ledger = Ledger(database_config(database_url))
+    try:
+        appender = next(k for k in key_store_for(ledger).list() if k.name == "reliability appender")
+        events = [valid_event(random.Random(7), "window"), valid_event(random.Random(8), "window")]
+        entries = ledger.append(events, appender.principal)  # committed; the process "died" before the record
+        head = ledger.head()[0]
+    finally:
+        ledger.close()
+    server.start()
+    tally = Tally()
+    request = Request(str(uuid.uuid4()), events, batch=True)
+    with httpx.Client() as client:
+        assert post(client, server.url, tokens["appender"], request, tally) == 201
+        assert [(e["position"], e["hash"]) for e in request.acknowledged] == [(e.position, e.hash) for e in entries]
+        again = client.post(f"{server.url}/v1/events/batch", json=request.body,
+                            headers={"Authorization": f"Bearer {tokens['appender']}",
+                                     "Idempotency-Key": request.idempotency_key})
+        assert again.status_code == 201 and again.json()["replayed"] is True
+        assert again.json()["events"] == request.acknowledged
+        # Another key may not claim those events: the recovery path is per principal.
+        other = client.post(f"{server.url}/v1/events/batch", json=request.body,
+                            headers={"Authorization": f"Bearer {tokens['admin']}", "Idempotency-Key": "x"})
+        assert other.status_code == 422
+    server.stop()
+    ledger = Ledger(database_config(database_url))
+    try:
+        assert ledger.head()[0] == head
+    finally:
+        ledger.close()
+
+
+# --- 2. kill the projection processing mid-way --------------------------------------------
+
+
+def _big_journal(database_url: str, size: int) -> int:
+    """A realistic journal of about ``size`` entries (the benchmarks' synthetic history)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import synthetic
+
+    ledger = Ledger(database_config(database_url))  # the real clock: every synthetic date is in the past
+    try:
+        ledger.load_agreements()
+        ledger.append(synthetic.municipality_events(), synthetic.PRINCIPAL)
+        planned = synthetic.plan(size, ledger.head()[0])
+        taken = ledger.index.existing_event_ids(p.event["event_id"] for p in planned)  # the catalogue's own
+        for batch in synthetic.batches([p for p in planned if p.event["event_id"] not in taken]):
+            ledger.append([p.event for p in batch], synthetic.PRINCIPAL)
+        return ledger.head()[0]
+    finally:
+        ledger.close()
+
+
+def _positions(database_url: str) -> tuple[int, int, int]:
+    ledger = Ledger(database_config(database_url))
+    try:
+        head = ledger.recorder.max_notification_id() or 0
+        return head, ledger.index.max_tracking_id(ledger.name) or 0, ledger.views.max_tracking_id(ledger.name) or 0
+    finally:
+        ledger.close()
+
+
+CATCH_UP = "import sys; from ledger.application import Ledger; from ledger.config import database_config; " \
+           "Ledger(database_config(sys.argv[1])).catch_up(batch_size=int(sys.argv[2]))"
+
+
+def _kill_when(process: subprocess.Popen, database_url: str, low: int, head: int) -> int | None:
+    """SIGKILL the process once a view has moved past ``low`` but before it reaches the head."""
+    def moved() -> bool:
+        _, index, views = _positions(database_url)
+        return process.poll() is not None or (min(index, views) > low or max(index, views) > low)
+
+    wait_until(moved, 120, 0.02)
+    if process.poll() is not None:
+        return None
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    _, index, views = _positions(database_url)
+    return min(index, views) if max(index, views) < head else None
+
+
+def test_projection_processing_killed_mid_way_applies_nothing_twice_and_skips_nothing(database_url, backend):
+    size, kills = scaled(6000, 100_000), scaled(3, 10)
+    head = _big_journal(database_url, size)
+    expected = check_consistency(database_url)
+    assert expected.views_equal_rebuild
+    ledger = Ledger(database_config(database_url))
+    try:
+        clean_views, clean_index = ledger.views.dump(), _index(ledger)
+        for view, _ in ledger.projections:
+            view.reset(ledger.name)
+    finally:
+        ledger.close()
+    survived, stops = 0, []
+    # First a `ledger projections rebuild` killed mid-way, then catch-up processes killed mid-way.
+    rebuild = subprocess.Popen([sys.executable, "-m", "ledger.cli", "projections", "rebuild",
+                                "--database-url", database_url], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stopped = _kill_when(rebuild, database_url, 0, head)
+    survived += stopped is not None
+    stops.append(stopped)
+    for kill in range(kills):
+        low = _positions(database_url)[2]
+        batch = 97 + 50 * kill  # batch sizes that do not divide the journal evenly
+        process = subprocess.Popen([sys.executable, "-c", CATCH_UP, database_url, str(batch)], cwd=ROOT)
+        stopped = _kill_when(process, database_url, low, head)
+        survived += stopped is not None
+        stops.append(stopped)
+    assert survived >= 1, f"no kill landed mid-way: {stops}"
+    ledger = Ledger(database_config(database_url))
+    try:
+        ledger.catch_up()  # resume from each view's tracking position
+        assert ledger.views.dump() == clean_views
+        assert _index(ledger) == clean_index
+        for view, _ in ledger.projections:
+            assert view.max_tracking_id(ledger.name) == ledger.recorder.max_notification_id()
+    finally:
+        ledger.close()
+    report("projection_kill", backend=backend, journal=head, kills_mid_way=survived, stopped_at=stops,
+           applied_twice=0, skipped=0)
+
+
+def _index(ledger: Ledger) -> list:
+    from tests.reliability.harness import index_dump
+
+    return index_dump(ledger)
+
+
+# --- 3. PostgreSQL restarted under load ---------------------------------------------------
+
+
+@pytest.fixture
+def throwaway_postgres():
+    if postgres_bin() is None:
+        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are needed for the restart test")
+    cluster = ThrowawayPostgres()
+    cluster.start()
+    yield cluster
+    cluster.remove()
+
+
+def test_postgres_restart_under_load_gives_503_then_recovers(throwaway_postgres, tmp_path):
+    outages = scaled(2, 8)
+    database = postgres_database(throwaway_postgres.url)
+    database_url = next(database)
+    try:
+        tokens = make_keys(database_url)
+        server = Server(database_url, tmp_path, load=False).start()
+        try:
+            figures = _outages(throwaway_postgres, server, tokens, outages)
+        finally:
+            server.kill()
+        figures.update(_assert_consistent(database_url, figures.pop("tally")))
+        report("postgres_restart", **figures)
+    finally:
+        database.close()
+
+
+def _outages(cluster: ThrowawayPostgres, server: Server, tokens: dict[str, str], outages: int) -> dict:
+    token, tally = tokens["appender"], Tally()
+    down_answers: dict[str, int] = {}
+    recovery_seconds = []
+    for outage in range(outages):
+        stop = threading.Event()
+        threads = appender_threads(server.url, token, tally, stop, 3, seed=100 + outage)
+        for thread in threads:
+            thread.start()
+        time.sleep(0.8)
+        cluster.stop("immediate")
+        acknowledged_before = len(tally.acknowledged)
+        time.sleep(1.0)
+        # While it is down: appends and reads answer 503 problems, never a 500, never a 201.
+        with httpx.Client() as client:
+            for _ in range(3):
+                request = Request(str(uuid.uuid4()), [valid_event(random.Random(), "down")], batch=False)
+                status = post(client, server.url, token, request, tally, timeout=60)
+                down_answers[str(status)] = down_answers.get(str(status), 0) + 1
+                assert status == 503, status
+                with tally.lock:
+                    tally.requests.append(request)
+                read = client.get(f"{server.url}/v1/balances", timeout=60,
+                                  headers={"Authorization": f"Bearer {tokens['auditor']}"})
+                assert read.status_code == 503, read.text
+                assert read.headers["content-type"].startswith("application/problem+json")
+                assert "Traceback" not in read.text and read.json()["status"] == 503
+            assert client.get(f"{server.url}/health").status_code == 200
+        assert len(tally.acknowledged) - acknowledged_before <= 3 * 3  # at most the requests in flight
+        cluster.start()
+        started = time.monotonic()
+        with httpx.Client() as client:
+            probe = Request(str(uuid.uuid4()), [valid_event(random.Random(), "up")], batch=False)
+            with tally.lock:
+                tally.requests.append(probe)
+            assert wait_until(lambda: post(client, server.url, token, probe, tally) == 201, 60, 0.2), \
+                "the API did not recover by itself after PostgreSQL came back"
+        recovery_seconds.append(round(time.monotonic() - started, 2))
+        time.sleep(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not tally.bad, tally.bad[:5]
+    settle(server.url, token, tally)
+    replay_acknowledged(server.url, token, tally)
+    return {"outages": outages, "requests": len(tally.requests), "statuses": dict(tally.statuses),
+            "events_acknowledged": sum(len(r.events) for r in tally.acknowledged), "events_lost": 0,
+            "duplicates": 0, "answers_while_down": down_answers, "recovery_seconds": recovery_seconds,
+            "tally": tally}
