@@ -10,18 +10,21 @@ import io
 import json
 from typing import Annotated, Any, Callable, Literal
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from api.keys import ApiKey, KeyStore, PostgresKeyStore, SQLiteKeyStore
+from api.proof_routes import install_proofs, load_signing_key
 from api.problems import ApiProblem, BodyGuard, install_handlers, problem_responses
 from ledger.application import Ledger
 from ledger.events import LedgerEvent
 from ledger.examples import EXAMPLES
 from ledger.index import EventFilter
 from ledger.journal import canonical_json
+from ledger.signing import SigningKey
 from ledger.timeparams import TimeParamError, known_at_text, parse_as_of
 from projections import queries
 from projections.reconciliation import reconcile
@@ -74,9 +77,22 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-                         for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+#: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """Numbers stay numbers; text that a spreadsheet would run as a formula is quoted with a
+    leading apostrophe, so it shows as the text it is."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _clock(as_of: str | None, known_at: str | None) -> Clock:
@@ -101,7 +117,8 @@ Fmt = Annotated[Literal["json", "csv"], Query(description="json (default) or csv
 Idem = Annotated[str | None, Header(alias="Idempotency-Key", description="Required: unique per request")]
 
 
-def create_app(ledger: Ledger) -> FastAPI:
+def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI:
+    """The API on a ledger; ``signing_key`` signs digests (default: the configured key file, if any)."""
     keys = key_store_for(ledger)
     app = FastAPI(
         title="Grant ledger — revisionsliggare för statsbidrag",
@@ -175,7 +192,11 @@ def create_app(ledger: Ledger) -> FastAPI:
         else:
             response = [AppendedEvent(event_id=e.event_id, position=e.position, recorded_at=e.recorded_at,
                                       hash=e.hash).model_dump() for e in entries]
-        if not keys.store_response(key.key_id, idempotency_key, body_hash, 201, response):
+        try:
+            kept = keys.store_response(key.key_id, idempotency_key, body_hash, 201, response)
+        except (OperationalError, InterfaceError):
+            kept = True  # recorded, but the answer could not be kept: a retry is answered from the journal
+        if not kept:
             stored = keys.stored_response(key.key_id, idempotency_key)
             assert stored is not None
             return _replay(stored.body_hash, body_hash, stored.status, stored.response)
@@ -342,6 +363,8 @@ def create_app(ledger: Ledger) -> FastAPI:
     def list_keys(_: ApiKey = admin) -> list[dict[str, Any]]:
         """API keys (never their secrets)."""
         return [k.public() for k in keys.list()]
+
+    install_proofs(app, ledger, reader, load_signing_key(signing_key))
 
     from api.web import install_web  # the auditors' web pages and /v1/reports (api/web.py)
 

@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.admission import LedgerValidationError
+from ledger.jsonin import InputJSONError
+from ledger.jsonin import loads as strict_json
 
 PROBLEM = "application/problem+json"
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -169,6 +171,13 @@ class BodyGuard:
             more = message.get("more_body", False)
             if len(body) > self.max_bytes:
                 await problem(413, f"the body is larger than {self.max_bytes} bytes")(scope, receive, send)
+                return
+        if media_type == "application/json":  # one reading or none: duplicate keys, NaN, bad Unicode refused
+            try:
+                strict_json(body)
+            except InputJSONError as exc:
+                errors = [{"field": "body", "reason": exc.reason}]
+                await problem(422, f"{exc.reason}; nothing was recorded", errors)(scope, receive, send)
                 return
 
         async def replay() -> Message:

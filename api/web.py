@@ -23,7 +23,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.keys import ApiKey, KeyStore
-from api.problems import ApiProblem
+from api.problems import ApiProblem, problem_responses
 from ledger.application import Ledger
 from ledger.calendar import STOCKHOLM
 from ledger.timeparams import TimeParamError, parse_known_at
@@ -312,8 +312,20 @@ def _install_auth(app: FastAPI, web: Web) -> None:
         return response
 
 
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The report in the format asked for",
+          "content": {"text/html": {"schema": {"type": "string"}},
+                      "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                          {"schema": {"type": "string", "format": "binary"}},
+                      "text/csv": {"schema": {"type": "string"}}}},
+    **problem_responses(401, 403, 404, 422, 503, d404="No such report, agreement or recipient"),
+}
+
+
 def _install_reports(app: FastAPI, web: Web) -> None:
-    @app.get("/v1/reports/{name}", tags=["reports"], summary="A report as HTML, PDF, XLSX or CSV")
+    @app.get("/v1/reports/{name}", tags=["reports"], summary="A report as HTML, PDF, XLSX or CSV",
+             responses=REPORT_RESPONSES)
     def report(
         request: Request, name: str,
         format: Annotated[Literal["html", "pdf", "xlsx", "csv"], Query(description="html, pdf, xlsx or csv")] = "html",
@@ -328,8 +340,9 @@ def _install_reports(app: FastAPI, web: Web) -> None:
         web.report_reader(request)
         try:
             clock = Clock.of(as_of, known_at)
-        except TimeParamError as exc:
-            raise ApiProblem(422, str(exc)) from exc
+        except (TimeParamError, OverflowError) as exc:  # OverflowError: a known_at outside years 1..9999 in UTC
+            raise ApiProblem(422, str(exc) if isinstance(exc, TimeParamError) else f"known_at: {known_at!r} is out of range"
+                             ) from exc
         try:
             built = build_report(web.ledger, name, clock, agreement_id, recipient_id, lang, part_id=part_id)
         except ReportError as exc:

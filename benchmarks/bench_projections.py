@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import resource
 import statistics
@@ -64,12 +65,12 @@ def _ledger(url: str) -> Any:
 def measure_rebuild(url: str) -> dict[str, Any]:
     ledger = _ledger(url)
     try:
-        base = rss_mb()
+        base, load = rss_mb(), os.getloadavg()[0]
         started = time.perf_counter()
         events = ledger.rebuild()
         seconds = time.perf_counter() - started
         return {"events": events, "seconds": seconds, "eps": events / seconds, "rss_mb": rss_mb(),
-                "base_rss_mb": base}
+                "base_rss_mb": base, "load": [load, os.getloadavg()[0]]}
     finally:
         ledger.close()
 
@@ -77,7 +78,7 @@ def measure_rebuild(url: str) -> dict[str, Any]:
 def measure_raw_read(url: str, page: int = 5000) -> dict[str, Any]:
     ledger = _ledger(url)
     try:
-        base = rss_mb()
+        base, load = rss_mb(), os.getloadavg()[0]
         started, start, events = time.perf_counter(), 0, 0
         while True:
             notifications = ledger.recorder.select_notifications(start, page, inclusive_of_start=False)
@@ -89,15 +90,15 @@ def measure_raw_read(url: str, page: int = 5000) -> dict[str, Any]:
             start = notifications[-1].id
         seconds = time.perf_counter() - started
         return {"events": events, "seconds": seconds, "eps": events / seconds, "rss_mb": rss_mb(),
-                "base_rss_mb": base}
+                "base_rss_mb": base, "load": [load, os.getloadavg()[0]]}
     finally:
         ledger.close()
 
 
-def pairs(count: int, seed: int) -> list[tuple[str, str]]:
-    """Random (as_of, known_at) pairs over the synthetic history: known_at on or after as_of."""
+def pairs(count: int, seed: int, first: dt.date = dt.date(2017, 2, 1)) -> list[tuple[str, str]]:
+    """Random (as_of, known_at) pairs from ``first`` to the end of the history; known_at >= as_of."""
     rng = random.Random(seed)
-    first, last = dt.date(2017, 2, 1), synthetic.HORIZON
+    last = synthetic.HORIZON
     out = []
     for _ in range(count):
         as_of = first + dt.timedelta(days=rng.randint(0, (last - first).days))
@@ -106,12 +107,21 @@ def pairs(count: int, seed: int) -> list[tuple[str, str]]:
     return out
 
 
-def pick_agreement(ledger: Any, seed: int) -> str:
-    """A synthetic agreement of median activity (seeded choice among the busiest half)."""
-    rows = ledger.views.query("SELECT agreement_id, COUNT(*) AS n FROM {s}documents GROUP BY agreement_id")
+def pick_agreement(ledger: Any, seed: int) -> tuple[str, dt.date, int]:
+    """A synthetic agreement from the busier half (seeded): (id, decision date, documents)."""
+    rows = ledger.views.query("SELECT agreement_id, COUNT(*) AS n, MIN(effective_date) AS first"
+                              " FROM {s}documents GROUP BY agreement_id")
     rows = sorted((r for r in rows if "-s" in r["agreement_id"]), key=lambda r: (r["n"], r["agreement_id"]))
-    upper = rows[len(rows) // 2 :]
-    return random.Random(seed).choice(upper)["agreement_id"]
+    row = random.Random(seed).choice(rows[len(rows) // 2 :])
+    return row["agreement_id"], dt.date.fromisoformat(row["first"]), int(row["n"])
+
+
+def scope_pairs(ledger: Any, scope: str, count: int, seed: int) -> tuple[str | None, int, list[tuple[str, str]]]:
+    """The agreement (for scope "agreement") and the pairs: for one agreement, as_of from its decision on."""
+    if scope != "agreement":
+        return None, 0, pairs(count, seed)
+    agreement, first, documents = pick_agreement(ledger, seed)
+    return agreement, documents, pairs(count, seed, first)
 
 
 def measure_balances(url: str, scope: str, count: int, seed: int, budget: float) -> dict[str, Any]:
@@ -121,9 +131,9 @@ def measure_balances(url: str, scope: str, count: int, seed: int, budget: float)
 
     ledger = _ledger(url)
     try:
-        agreement = pick_agreement(ledger, seed)
-        flt = Filters(agreement_id=agreement) if scope == "agreement" else Filters()
-        todo = pairs(count, seed)
+        agreement, documents, todo = scope_pairs(ledger, scope, count, seed)
+        flt = Filters(agreement_id=agreement)
+        load = os.getloadavg()[0]
         balances(ledger.views, Clock.of(*todo[0]), flt)  # warm-up: imports, connection, caches
         times, rows, started = [], 0, time.perf_counter()
         for as_of, known_at in todo:
@@ -132,8 +142,9 @@ def measure_balances(url: str, scope: str, count: int, seed: int, budget: float)
             times.append((time.perf_counter() - t0) * 1000)
             if time.perf_counter() - started > budget:
                 break
-        return {"agreement": agreement, "scope": scope, "n": len(times), "p50_ms": percentile(times, 50),
-                "p99_ms": percentile(times, 99), "max_ms": max(times), "rows": rows, "rss_mb": rss_mb()}
+        return {"agreement": agreement, "documents": documents, "scope": scope, "n": len(times),
+                "p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "max_ms": max(times),
+                "rows": rows, "rss_mb": rss_mb(), "load": [load, os.getloadavg()[0]]}
     finally:
         ledger.close()
 
@@ -178,9 +189,9 @@ def measure_naive(url: str, scope: str, count: int, seed: int) -> dict[str, Any]
 
     ledger = _ledger(url)
     try:
-        agreement = pick_agreement(ledger, seed) if scope == "agreement" else None
+        agreement, _documents, todo = scope_pairs(ledger, scope, count, seed)
         times = []
-        for as_of, known_at in pairs(count, seed):
+        for as_of, known_at in todo:
             t0 = time.perf_counter()
             naive_balances(ledger, as_of, known_at_text(known_at), agreement)
             times.append((time.perf_counter() - t0) * 1000)
@@ -222,7 +233,7 @@ def run_child(kind: str, url: str, **options: Any) -> dict[str, Any]:
 
 
 def naive_count(size: int) -> int:
-    return 20 if size <= 10_000 else 5
+    return 10 if size <= 10_000 else 5 if size <= 100_000 else 3
 
 
 def everything_pairs(size: int) -> int:
@@ -236,7 +247,9 @@ def bench(size: int, backend: str, args: argparse.Namespace) -> dict[str, Any]:
         return json.loads(result_file.read_text())
     if not synthetic.is_cached(backend, size):
         if not args.generate:
-            return {"size": size, "backend": backend, "not_run": "database not generated"}
+            return {"size": size, "backend": backend,
+                    "not_run": f"database not generated (`python -m benchmarks.synthetic --size {size}"
+                               f" --backend {backend}`, or add `--generate`)"}
         synthetic.generate(backend, size, log=lambda m: print(m, flush=True))
     url = synthetic.database_url(backend, size)
     print(f"[{backend} {size}] measuring {url}", flush=True)
@@ -263,22 +276,22 @@ def _mark(ok: bool) -> str:
 
 def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = ["| size | backend | rebuild events/s | rebuild s | peak RSS MB | raw read events/s |"
-             " rebuild / raw read | target ≥ 20 000/s | target ≤ 500 MB |",
-             "|---:|---|---:|---:|---:|---:|---:|---|---|"]
+             " rebuild / raw read | load avg | target ≥ 20 000/s | target ≤ 500 MB |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in results:
         if "not_run" in r:
-            lines.append(f"| {r['size']:,} | {r['backend']} | not run: {r['not_run']} | | | | | | |")
+            lines.append(f"| {r['size']:,} | {r['backend']} | not run: {r['not_run']} | | | | | | | |")
             continue
         rb, raw = r["rebuild"], r["raw_read"]
         big = r["size"] >= TARGET_SIZE
         lines.append(
             f"| {r['size']:,} | {r['backend']} | {rb['eps']:,.0f} | {rb['seconds']:.1f} | {rb['rss_mb']:.0f} |"
-            f" {raw['eps']:,.0f} | {rb['eps'] / raw['eps']:.2f} |"
+            f" {raw['eps']:,.0f} | {rb['eps'] / raw['eps']:.2f} | {max(rb['load']):.1f} |"
             f" {_mark(rb['eps'] >= REBUILD_EPS)}{'' if big else ' (target at 1M)'} |"
             f" {_mark(rb['rss_mb'] <= REBUILD_MB)}{'' if big else ' (target at 1M)'} |")
     lines += ["", "| size | backend | report | pairs | p50 ms | p99 ms | naive replay median ms (pairs) |"
-              " speed-up (naive / p50) | target p50 ≤ 50 ms | target p99 ≤ 500 ms | target ≥ 100× |",
-              "|---:|---|---|---:|---:|---:|---:|---:|---|---|---|"]
+              " speed-up (naive / p50) | load avg | target p50 ≤ 50 ms | target p99 ≤ 500 ms | target ≥ 100× |",
+              "|---:|---|---|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in results:
         if "not_run" in r:
             continue
@@ -288,7 +301,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             speedup = n["median_ms"] / b["p50_ms"]
             lines.append(
                 f"| {r['size']:,} | {r['backend']} | {label} | {b['n']} | {b['p50_ms']:.1f} | {b['p99_ms']:.1f} |"
-                f" {n['median_ms']:,.0f} ({n['n']}) | {speedup:,.0f}× | {_mark(b['p50_ms'] <= P50_MS)}{big} |"
+                f" {n['median_ms']:,.0f} ({n['n']}) | {speedup:,.0f}× | {max(b['load']):.1f} | {_mark(b['p50_ms'] <= P50_MS)}{big} |"
                 f" {_mark(b['p99_ms'] <= P99_MS)}{big} | {_mark(speedup >= NAIVE_FACTOR)}{big} |")
     return "\n".join(lines) + "\n"
 
@@ -299,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--output", help="write the Markdown tables to this file (else print them)")
     parser.add_argument("--pairs", type=int, default=100, help="(as_of, known_at) pairs per report")
-    parser.add_argument("--budget", type=float, default=300.0,
+    parser.add_argument("--budget", type=float, default=120.0,
                         help="seconds per balance measurement before it stops early (n is reported)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--generate", action="store_true", help="generate missing databases first (slow at 1M)")

@@ -17,7 +17,8 @@ events (ids are uuid5 of a counter). No effective date or recorded time is after
 ``HORIZON`` (a fixed date no later than the day the benchmarks were written), so the
 ledger's "not after today" rule holds on any later day.
 
-Events are appended with ``Ledger.append`` in batches of 5 000, which also keeps the
+Events are appended with ``Ledger.append`` in batches of up to 5 000 (one month of the
+simulated clock at most), which also keeps the
 journal index and the read models current. Generated databases are cached under
 ``/tmp/ledger-bench/`` (SQLite files; PostgreSQL schemas with a marker file), so re-runs
 reuse them.
@@ -412,8 +413,21 @@ class SimClock:
 
 
 def batches(planned: list[Planned], size: int = BATCH) -> Iterator[list[Planned]]:
-    for start in range(0, len(planned), size):
-        yield planned[start : start + size]
+    """Batches of at most ``size`` events, never spanning two months of the simulated clock.
+
+    A batch is recorded at one instant (the last day it covers), so splitting at month
+    boundaries keeps every recorded time within a month of when its event became known
+    and ``known_at`` queries see a history that grows month by month.
+    """
+    batch: list[Planned] = []
+    for item in planned:
+        if batch and (len(batch) >= size or (item.known.year, item.known.month) != (
+                batch[0].known.year, batch[0].known.month)):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
 
 
 def generate(backend: str, size: int, seed: int = SEED, log: Any = print) -> str:
@@ -435,6 +449,7 @@ def generate(backend: str, size: int, seed: int = SEED, log: Any = print) -> str
         ledger.append(municipality_events(), PRINCIPAL)
         setup = ledger.head()[0]
         planned = plan(size, setup, seed)
+        last_log = 0
         log(f"[{backend} {size}] planned {len(planned)} events after {setup} setup entries "
             f"({time.perf_counter() - started:.1f}s)")
         done = setup
@@ -443,6 +458,9 @@ def generate(backend: str, size: int, seed: int = SEED, log: Any = print) -> str
             ledger.append([p.event for p in batch], PRINCIPAL)
             done += len(batch)
             elapsed = time.perf_counter() - started
+            if done - last_log < 10_000 and done < size:
+                continue
+            last_log = done
             log(f"[{backend} {size}] {done}/{size} entries, {elapsed:.0f}s, {done / elapsed:.0f} events/s, "
                 f"known {batch[-1].known}")
         length = ledger.head()[0]

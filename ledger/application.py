@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresFactory
 
 from ledger import catalogue
@@ -102,7 +102,10 @@ class Ledger(Application[Any]):
                     self.save(journal)
                 except IntegrityError:
                     continue  # another writer took the position: reload and check again
-                self.catch_up()
+                try:
+                    self.catch_up()
+                except (OperationalError, InterfaceError):
+                    pass  # recorded: the read models catch up on the next read or append
                 return entries
         raise RuntimeError("the journal is too busy: could not append after repeated conflicts")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from eventsourcing.persistence import InterfaceError, OperationalError
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -21,6 +22,8 @@ from ledger.application import Ledger
 from ledger.catalogue import CatalogueError
 from ledger.config import ENV_VAR, ConfigError, database_config
 from ledger.index import EventFilter
+from ledger.jsonin import InputJSONError
+from ledger.jsonin import loads as strict_json
 from ledger.money import format_kronor
 from ledger.timeparams import TimeParamError, known_at_text, parse_as_of
 from ledger.cli_proofs import proofs_commands
@@ -82,14 +85,19 @@ def progress_bar() -> Progress:
 def read_json_lines(path: Path) -> tuple[list[tuple[int, Any]], list[str]]:
     """(line number, parsed JSON) for every non-blank line, and the lines that are not JSON."""
     items, problems = [], []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"line {number}: not valid UTF-8")
+                continue
             if not line.strip():
                 continue
             try:
-                items.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+                items.append((number, strict_json(line)))
+            except InputJSONError as exc:  # invalid JSON, a duplicate key, NaN, bad Unicode, too deep
+                problems.append(f"line {number}: {exc.reason}")
     return items, problems
 
 
@@ -119,12 +127,19 @@ def append(
         for e in exc.errors:
             errors.print(f"line {items[e.item][0]}: {e.field}: {e.reason}")
         raise fail(f"{len(exc.errors)} problem(s) in {file}; nothing was recorded") from exc
-    with progress_bar() as bar:
-        task = bar.add_task("Recording", total=len(parsed))
-        for start in range(0, len(parsed), batch_size):
-            batch = parsed[start : start + batch_size]
-            ledger.append(batch, principal)
-            bar.advance(task, len(batch))
+    recorded = 0
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("Recording", total=len(parsed))
+            for start in range(0, len(parsed), batch_size):
+                batch = parsed[start : start + batch_size]
+                ledger.append(batch, principal)
+                recorded += len(batch)
+                bar.advance(task, len(batch))
+    except (OperationalError, InterfaceError) as exc:  # read-only file, full disk, database down
+        done = f"the first {recorded} events (lines up to {items[recorded - 1][0]}) were recorded, the rest not" \
+            if recorded else "nothing was recorded"
+        raise fail(f"the database could not record the events ({exc}); {done}") from exc
     position, digest = ledger.head()
     console.print(f"Recorded {len(parsed)} events; journal position {position}, head hash {digest[:16]}…")
 
@@ -475,6 +490,17 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (the part
     console.print(f"Revoked key {key_id}.")
 
 
+def first_run_signing_key() -> None:
+    """Digests are signed with the ledger's Ed25519 key: create it on first start."""
+    from ledger.signing import init_key, key_path
+
+    if key_path().exists():
+        return
+    key, path = init_key()
+    console.print(f"Created the ledger's signing key at {path} (keep it secret, back it up).")
+    console.print(f"Public key, for auditors who verify digests: {key.public_hex}")
+
+
 def first_run_keys(ledger: Ledger) -> None:
     """When no key exists, create an admin and an auditor key and print them once."""
     from api.app import key_store_for
@@ -512,6 +538,7 @@ def serve(
         entries = ledger.load_agreements()
         console.print(f"Seed agreements: {len(entries)} new events recorded.")
     first_run_keys(ledger)
+    first_run_signing_key()
     console.print(f"Ledger on {ledger.config.display_url}; serving http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
 

@@ -38,6 +38,11 @@ KeyPath = Annotated[
     typer.Option("--key", envvar="LEDGER_SIGNING_KEY", dir_okay=False,
                  help="Signing key PEM file (default ./ledger-signing-key.pem)"),
 ]
+# Every ledger command says where the ledger is (tests/test_cli.py); these never open it.
+NoDatabase = Annotated[
+    Optional[str],
+    typer.Option("--database-url", help="Not used: this command opens no database (accepted for uniformity)"),
+]
 SizeOption = Annotated[
     Optional[int], typer.Option("--size", min=0, help="Tree size (number of entries); default the journal's head")
 ]
@@ -86,6 +91,7 @@ def signing_key_init(
         typer.Option("--path", envvar="LEDGER_SIGNING_KEY", dir_okay=False,
                      help="Where to write the private key (default ./ledger-signing-key.pem)"),
     ] = None,
+    database_url: NoDatabase = None,
 ) -> None:
     """Create the Ed25519 signing key (mode 0600; never overwrites) and print its public key."""
     from ledger.signing import SigningKeyError, init_key
@@ -105,6 +111,7 @@ def signing_key_show(
         typer.Option("--path", envvar="LEDGER_SIGNING_KEY", dir_okay=False, help="The private key file"),
     ] = None,
     pem: Annotated[bool, typer.Option("--pem", help="Print only the public key as PEM")] = False,
+    database_url: NoDatabase = None,
 ) -> None:
     """Print the public key (hex, base64, key id) of the signing key."""
     key = _load_key(path)
@@ -194,6 +201,7 @@ def verify_proof(
     event: Annotated[
         Optional[Path], typer.Option("--event", dir_okay=False, help="Your copy of the event (JSON) to compare")
     ] = None,
+    database_url: NoDatabase = None,
 ) -> None:
     """Granska ett bevis — check a proof with only the public key and saved digests: no database."""
     from ledger.verifier import VerificationError, verify_files

@@ -14,11 +14,13 @@ caller's own reference for traceability to its finance system.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from enum import Enum
 from typing import Annotated, ClassVar, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from ledger.money import Ore
 from ledger.recipients import RecipientKind, validate_org_number
@@ -26,10 +28,42 @@ from ledger.terms import Agreement, ReportKind, Route
 
 SCHEMA_VERSION = 1
 
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _visible_text(multiline: bool) -> AfterValidator:
+    """Text is stored as it reads: refuse control characters (a line break only in free text)
+    and invisible format characters (bidi overrides and isolates, zero-width characters, BOM,
+    soft hyphen), which make a name or dnr display differently from what is stored; store
+    the NFC form, so a name typed with combining marks equals the same name typed composed."""
+    allowed = "\t\n\r" if multiline else ""
+
+    def check(value: str) -> str:
+        for char in value:
+            category = unicodedata.category(char)
+            if (category == "Cc" and char not in allowed) or category in ("Cf", "Cs"):
+                name = unicodedata.name(char, "control character")
+                raise ValueError(f"invisible or control character U+{ord(char):04X} ({name}) is not allowed")
+        return unicodedata.normalize("NFC", value)
+
+    return AfterValidator(check)
+
+
+def _iso_date(value: object) -> object:
+    """A date is the text YYYY-MM-DD: a number or a timestamp is refused, not converted."""
+    if isinstance(value, dt.datetime) or not isinstance(value, (str, dt.date)):
+        raise ValueError("a date is written as text YYYY-MM-DD")
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+#: A calendar date, sent as "YYYY-MM-DD".
+Date = Annotated[dt.date, BeforeValidator(_iso_date)]
+Text = Annotated[str, Field(min_length=1, max_length=500), _visible_text(multiline=True)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), _visible_text(multiline=False)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")]
-Dnr = Annotated[str, Field(min_length=1, max_length=100, description="Diarienummer, e.g. S2019/05287/FS")]
+Dnr = Annotated[str, Field(min_length=1, max_length=100, description="Diarienummer, e.g. S2019/05287/FS"),
+                _visible_text(multiline=False)]
 
 
 class SignatureKind(str, Enum):
@@ -78,7 +112,7 @@ class EventBase(BaseModel):
 
     event_id: UUID
     schema_version: Literal[1] = SCHEMA_VERSION
-    effective_date: dt.date = Field(description="When the fact happened (Europe/Stockholm date)")
+    effective_date: Date = Field(description="When the fact happened (Europe/Stockholm date)")
     reference: ShortText | None = Field(default=None, description="The caller's own reference")
     corrects: UUID | None = Field(default=None, description="Event this one corrects and supersedes")
     note: Text | None = None
@@ -235,8 +269,8 @@ class ExpenseReportReceived(AgreementEvent, DocumentFields):
     kind: Literal["expense_report_received"] = "expense_report_received"
     part_id: Identifier | None = Field(default=None, description="None: the report covers every part")
     recipient_id: Identifier
-    period_start: dt.date
-    period_end: dt.date
+    period_start: Date
+    period_end: Date
     received_amount: Ore = Field(description="Bidrag erhållet: what the recipient says it received")
     cost_items: list[CostItem] = Field(default_factory=list, max_length=200)
     total_costs: Ore
@@ -262,8 +296,8 @@ class ReportReceived(AgreementEvent):
     part_id: Identifier | None = None
     recipient_id: Identifier = Field(description="Who submitted the report")
     received_by: Identifier = Field(description="Who received it: skr, regeringskansliet, kammarkollegiet")
-    period_start: dt.date | None = None
-    period_end: dt.date | None = None
+    period_start: Date | None = None
+    period_end: Date | None = None
     signature: SignatureKind | None = None
     agreement_dnr: Dnr | None = None
     payment_decision_dnr: Dnr | None = None
@@ -303,7 +337,7 @@ class DeadlineAmended(AgreementEvent):
     part_id: Identifier | None = None
     recipient_id: Identifier | None = None
     obligation: Obligation
-    new_deadline: dt.date
+    new_deadline: Date
     dnr: Dnr | None = None
     reason: Text
 

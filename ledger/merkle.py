@@ -16,7 +16,8 @@ leaf hashes, level h holds the hash of each full block of 2**h leaves, each leve
 ``bytearray`` of 32-byte hashes (about 64 bytes per leaf in all). The root of any size
 m <= n and every node a proof needs is then at most log2(n) cached hashes folded
 together, so proofs cost O(log² n) hash operations at worst, never a pass over leaves.
-Appending a leaf updates the levels in O(log n).
+Appending a leaf updates the levels in O(log n). One writer at a time (the caller locks);
+readers may read while it appends, as ``size`` grows only when every level is complete.
 
 The verifiers live in ledger/verifier.py, which imports nothing from the ledger, so an
 auditor can run them without the database; they are re-exported here for convenience.
@@ -53,6 +54,7 @@ class MerkleTree:
 
     def __init__(self) -> None:
         self._levels: list[bytearray] = [bytearray()]
+        self._size = 0  # raised only once every level holds the new leaves: readers never see a half-built tree
 
     @classmethod
     def from_leaf_hashes(cls, hashes: Iterable[bytes] | bytes) -> MerkleTree:
@@ -68,7 +70,7 @@ class MerkleTree:
 
     @property
     def size(self) -> int:
-        return len(self._levels[0]) // HASH_SIZE
+        return self._size
 
     def __len__(self) -> int:
         return self.size
@@ -86,6 +88,7 @@ class MerkleTree:
             raise MerkleError("leaf hashes must be 32 bytes each")
         self._levels[0] += block
         self._rebuild_upper_levels()
+        self._size = len(self._levels[0]) // HASH_SIZE
 
     def _rebuild_upper_levels(self) -> None:
         sha256 = hashlib.sha256
@@ -144,7 +147,7 @@ class MerkleTree:
         """PATH(index, D[0:size]) of RFC 6962 §2.1.1: sibling hashes, leaf to root."""
         size = self.size if size is None else size
         if not 0 <= size <= self.size:
-            raise MerkleError(f"tree size {size} is outside 1..{self.size}")
+            raise MerkleError(f"tree size {size} is outside 0..{self.size}")
         if not 0 <= index < size:
             raise MerkleError(f"leaf index {index} is outside a tree of {size} leaves")
         path: list[bytes] = []
@@ -167,7 +170,7 @@ class MerkleTree:
         """PROOF(old_size, D[0:new_size]) of RFC 6962 §2.1.2 (empty when the sizes are equal)."""
         new_size = self.size if new_size is None else new_size
         if not 0 <= new_size <= self.size:
-            raise MerkleError(f"tree size {new_size} is outside 1..{self.size}")
+            raise MerkleError(f"tree size {new_size} is outside 0..{self.size}")
         if not 1 <= old_size <= new_size:
             raise MerkleError(f"a consistency proof needs 1 <= old size <= new size, not {old_size} and {new_size}")
         out: list[bytes] = []

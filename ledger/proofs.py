@@ -66,10 +66,8 @@ class JournalTree:
                 stored = ledger.recorder.select_events(JOURNAL_ID, gt=self.last_version, limit=READ_BATCH)
                 if not stored:
                     return self.tree.size
-                hashes = []
-                for record in stored:
-                    hashes.append(leaf_hash(leaf_bytes(decode(ledger, record))))
-                    self.versions.append(record.originator_version)
+                hashes = [leaf_hash(leaf_bytes(decode(ledger, record))) for record in stored]
+                self.versions.extend(record.originator_version for record in stored)
                 self.tree.extend(hashes)
                 self.last_version = stored[-1].originator_version
 

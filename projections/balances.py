@@ -41,7 +41,7 @@ class BalanceLine:
     forfeited: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # every field is a plain value: no deep copy (asdict) needed
 
 
 @dataclass

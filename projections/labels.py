@@ -115,6 +115,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "meta.recipient": ("Mottagare", "Recipient (mottagare)"),
     "meta.currency": ("Valuta", "Currency"),
     "meta.rows": ("rader", "rows"),
+    "meta.row": ("rad", "row"),
     "meta.about": ("Om rapporten", "About this report"),
     "meta.page": ("Sida", "Page"),
     "meta.none": ("Inga rader.", "No rows."),

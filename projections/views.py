@@ -37,6 +37,8 @@ VIEWS_DDL = (
     " supersedes TEXT, payload TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS documents_agreement ON {s}documents (agreement_id, kind)",
     "CREATE INDEX IF NOT EXISTS documents_recipient ON {s}documents (recipient_id, kind)",
+    # agreement_ids(): the visible decisions, without scanning every document
+    "CREATE INDEX IF NOT EXISTS documents_kind ON {s}documents (kind, effective_date)",
 )
 
 VISIBLE = "effective_date <= ? AND recorded_at <= ? AND (superseded_at IS NULL OR superseded_at > ?)"

@@ -15,8 +15,9 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from projections.labels import label
 from projections.render.cells import display
@@ -25,8 +26,8 @@ from projections.reports import Column, Report, Section
 
 PAGE = landscape(A4)
 MARGIN = 12 * mm
-WEIGHTS = {"money": 1.15, "int": 0.55, "date": 0.9, "datetime": 1.5, "bool": 0.6, "hash": 2.4, "code": 1.3,
-           "list": 1.6}
+FIXED = ("money", "int", "date", "bool")  # never broken: as wide as their longest cell
+WEIGHTS = {"datetime": 1.6, "hash": 2.4, "code": 1.3, "list": 1.6}
 
 
 @lru_cache(maxsize=1)
@@ -42,8 +43,7 @@ def _styles(size: float) -> dict[str, ParagraphStyle]:
     return {
         "title": ParagraphStyle("title", fontName=bold, fontSize=16, leading=20, spaceAfter=4),
         "subject": ParagraphStyle("subject", fontName=regular, fontSize=11, leading=14, spaceAfter=6),
-        "h2": ParagraphStyle("h2", fontName=bold, fontSize=11.5, leading=15, spaceBefore=10, spaceAfter=4,
-                             keepWithNext=1),
+        "h2": ParagraphStyle("h2", fontName=bold, fontSize=11.5, leading=15, spaceBefore=10, spaceAfter=4),
         "meta": ParagraphStyle("meta", fontName=regular, fontSize=8.5, leading=11),
         "cell": ParagraphStyle("cell", fontName=regular, fontSize=size, leading=size * 1.25),
         "num": ParagraphStyle("num", fontName=regular, fontSize=size, leading=size * 1.25, alignment=TA_RIGHT),
@@ -59,9 +59,10 @@ def render_pdf(report: Report) -> bytes:
                             subject=report.meta.subject or report.title)
     story: list[Any] = _heading(report)
     for section in report.sections:
-        styles = _styles(7 if len(section.columns) > 9 else 8)
+        styles, widths = _fit(section, report.lang, doc.width)
+        story.append(CondPageBreak(35 * mm))  # no heading alone at the foot of a page
         story.append(Paragraph(escape(label(section.key, report.lang)), styles["h2"]))
-        story.append(_table(section, report.lang, styles, doc.width))
+        story.append(_table(section, report.lang, styles, widths))
     doc.build(story, onFirstPage=_footer(report), onLaterPages=_footer(report))
     return buffer.getvalue()
 
@@ -79,7 +80,7 @@ def _heading(report: Report) -> list[Any]:
     return [*story, table, Spacer(1, 4 * mm)]
 
 
-def _table(section: Section, lang: str, styles: dict[str, ParagraphStyle], width: float) -> Table:
+def _table(section: Section, lang: str, styles: dict[str, ParagraphStyle], widths: list[float]) -> Table:
     head = [Paragraph(escape(label(c.key, lang)), styles["headnum" if c.numeric else "head"]) for c in section.columns]
     body = [[_cell(row.get(c.key), c, lang, styles) for c in section.columns] for row in section.rows]
     if not body:
@@ -88,7 +89,7 @@ def _table(section: Section, lang: str, styles: dict[str, ParagraphStyle], width
     if totals is not None:
         body.append([Paragraph(f"<b>{escape(label('total', lang))}</b>", styles["cell"])] + [
             _cell(totals.get(c.key), c, lang, styles, bold=True) for c in section.columns[1:]])
-    table = Table([head, *body], colWidths=_widths(section, width), repeatRows=1, hAlign="LEFT")
+    table = Table([head, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(_table_style(totals is not None))
     return table
 
@@ -102,16 +103,42 @@ def _cell(value: Any, column: Column, lang: str, styles: dict[str, ParagraphStyl
     return Paragraph(text, styles["num" if column.numeric else "cell"])
 
 
-def _widths(section: Section, width: float) -> list[float]:
-    weights = []
-    for column in section.columns:
-        if column.kind in WEIGHTS:
-            weights.append(WEIGHTS[column.kind])
-            continue
-        longest = max((len(str(r.get(column.key) or "")) for r in section.rows), default=8)
-        weights.append(min(3.5, max(0.9, longest / 11)))
-    total = sum(weights)
-    return [width * w / total for w in weights]
+def _fit(section: Section, lang: str, width: float) -> tuple[dict[str, ParagraphStyle], list[float]]:
+    """The largest font size at which amounts and dates fit unbroken, and the column widths."""
+    for size in (8, 7.5, 7, 6.5, 6, 5.5):
+        styles = _styles(size)
+        widths = _widths(section, lang, width, styles)
+        if widths is not None:
+            return styles, widths
+    return styles, [width / len(section.columns)] * len(section.columns)
+
+
+def _widths(section: Section, lang: str, width: float, styles: dict[str, ParagraphStyle]) -> list[float] | None:
+    """Amounts, counts and dates get the width of their longest cell (and longest header word);
+    text shares what is left by its length. None when the fixed columns leave too little."""
+    font, bold, size = styles["cell"].fontName, styles["head"].fontName, styles["cell"].fontSize
+    fixed: dict[int, float] = {}
+    weights: dict[int, float] = {}
+    totals = section.totals() or {}
+    for i, column in enumerate(section.columns):
+        words = label(column.key, lang).split()
+        head = max(stringWidth(w, bold, size) for w in words) if words else 0
+        if column.kind in FIXED:
+            texts = [display(r.get(column.key), column, lang) for r in section.rows] + [
+                display(totals.get(column.key), column, lang)]
+            fixed[i] = max([head, *(stringWidth(t, bold, size) for t in texts)]) + 7
+        else:
+            longest = max((len(display(r.get(column.key), column, lang)) for r in section.rows), default=8)
+            weights[i] = WEIGHTS.get(column.kind, min(3.5, max(0.9, longest / 11)))
+            fixed[i] = head + 7 if column.kind != "hash" else 0  # a text column is at least its longest header word
+    spare = width - sum(fixed[i] for i in fixed if i not in weights)
+    minimum = {i: max(fixed[i], 64) for i in weights}
+    if spare < sum(minimum.values()):
+        return None
+    share = sum(weights.values()) or 1
+    out = [fixed[i] if i not in weights else max(minimum[i], spare * weights[i] / share) for i in range(len(section.columns))]
+    scale = (width - sum(fixed[i] for i in fixed if i not in weights)) / sum(out[i] for i in weights) if weights else 1
+    return [w * scale if i in weights else w for i, w in enumerate(out)]
 
 
 def _table_style(has_total: bool) -> TableStyle:

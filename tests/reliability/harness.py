@@ -212,7 +212,7 @@ class Request:
     """One append (one event or a batch) with its idempotency key, and what came of it."""
 
     idempotency_key: str
-    events: list[dict[str, Any]]
+    events: list[dict[str, Any]] = field(repr=False)
     batch: bool
     acknowledged: list[dict[str, Any]] | None = None  # the 201 answer's events
     attempts: int = 0

@@ -8,6 +8,8 @@ half-written, ``ledger verify`` passes, and the read models equal a full rebuild
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -179,73 +182,60 @@ def _big_journal(database_url: str, size: int) -> int:
         ledger.close()
 
 
-def _positions(database_url: str) -> tuple[int, int, int]:
-    ledger = Ledger(database_config(database_url))
-    try:
-        head = ledger.recorder.max_notification_id() or 0
-        return head, ledger.index.max_tracking_id(ledger.name) or 0, ledger.views.max_tracking_id(ledger.name) or 0
-    finally:
-        ledger.close()
-
-
 CATCH_UP = "import sys; from ledger.application import Ledger; from ledger.config import database_config; " \
            "Ledger(database_config(sys.argv[1])).catch_up(batch_size=int(sys.argv[2]))"
 
 
-def _kill_when(process: subprocess.Popen, database_url: str, low: int, head: int) -> int | None:
-    """SIGKILL the process once a view has moved past ``low`` but before it reaches the head."""
-    def moved() -> bool:
-        _, index, views = _positions(database_url)
-        return process.poll() is not None or (min(index, views) > low or max(index, views) > low)
+def _positions(watch: Ledger) -> tuple[int, int]:
+    """(journal index, postings/documents views) tracking positions."""
+    return watch.index.max_tracking_id(watch.name) or 0, watch.views.max_tracking_id(watch.name) or 0
 
-    wait_until(moved, 120, 0.02)
+
+def _kill_at(process: subprocess.Popen, watch: Ledger, target: int, head: int,
+             which: Any = min) -> tuple[int, int] | None:
+    """SIGKILL the process once ``which`` of the views' positions reaches ``target``; the
+    positions it stopped at, or None when it finished first (nothing was left mid-way)."""
+    wait_until(lambda: process.poll() is not None or which(_positions(watch)) >= target, 300, 0.01)
     if process.poll() is not None:
         return None
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    _, index, views = _positions(database_url)
-    return min(index, views) if max(index, views) < head else None
+    stopped = _positions(watch)
+    return stopped if min(stopped) < head else None
 
 
 def test_projection_processing_killed_mid_way_applies_nothing_twice_and_skips_nothing(database_url, backend):
-    size, kills = scaled(6000, 100_000), scaled(3, 10)
+    size = scaled(3000 if backend == "sqlite" else 2000, 100_000)
+    kills = scaled(3, 12)
     head = _big_journal(database_url, size)
-    expected = check_consistency(database_url)
-    assert expected.views_equal_rebuild
-    ledger = Ledger(database_config(database_url))
+    watch = Ledger(database_config(database_url))
     try:
-        clean_views, clean_index = ledger.views.dump(), _index(ledger)
-        for view, _ in ledger.projections:
-            view.reset(ledger.name)
+        head = watch.recorder.max_notification_id()
+        clean_views, clean_index = watch.views.dump(), _index(watch)
+        stops: list[tuple[int, int] | None] = []
+        # First `ledger projections rebuild` (it empties the views, then catches up), killed mid-way...
+        rebuild = subprocess.Popen([sys.executable, "-m", "ledger.cli", "projections", "rebuild",
+                                    "--database-url", database_url], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: rebuild.poll() is not None or max(_positions(watch)) < head, 60, 0.01)
+        stops.append(_kill_at(rebuild, watch, 1, head, max))  # the index rebuilt, the views not yet
+        # ...then catch-up processes, each resuming where the last was killed, killed further on.
+        for kill in range(1, kills):
+            low = min(_positions(watch))
+            target = low + max(1, (head - low) // (kills - kill + 1))
+            batch = max(7, head // 40) + 13 * kill  # batch sizes that do not divide the journal evenly
+            process = subprocess.Popen([sys.executable, "-c", CATCH_UP, database_url, str(batch)], cwd=ROOT)
+            stops.append(_kill_at(process, watch, target, head))
+        survived = sum(s is not None for s in stops)
+        assert survived >= 2, f"too few kills landed mid-way: {stops}"
+        watch.catch_up()  # resume from each view's own tracking position
+        assert watch.views.dump() == clean_views  # no entry applied twice, none skipped
+        assert _index(watch) == clean_index
+        assert _positions(watch) == (head, head)
     finally:
-        ledger.close()
-    survived, stops = 0, []
-    # First a `ledger projections rebuild` killed mid-way, then catch-up processes killed mid-way.
-    rebuild = subprocess.Popen([sys.executable, "-m", "ledger.cli", "projections", "rebuild",
-                                "--database-url", database_url], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stopped = _kill_when(rebuild, database_url, 0, head)
-    survived += stopped is not None
-    stops.append(stopped)
-    for kill in range(kills):
-        low = _positions(database_url)[2]
-        batch = 97 + 50 * kill  # batch sizes that do not divide the journal evenly
-        process = subprocess.Popen([sys.executable, "-c", CATCH_UP, database_url, str(batch)], cwd=ROOT)
-        stopped = _kill_when(process, database_url, low, head)
-        survived += stopped is not None
-        stops.append(stopped)
-    assert survived >= 1, f"no kill landed mid-way: {stops}"
-    ledger = Ledger(database_config(database_url))
-    try:
-        ledger.catch_up()  # resume from each view's tracking position
-        assert ledger.views.dump() == clean_views
-        assert _index(ledger) == clean_index
-        for view, _ in ledger.projections:
-            assert view.max_tracking_id(ledger.name) == ledger.recorder.max_notification_id()
-    finally:
-        ledger.close()
-    report("projection_kill", backend=backend, journal=head, kills_mid_way=survived, stopped_at=stops,
-           applied_twice=0, skipped=0)
+        watch.close()
+    report("projection_kill", backend=backend, journal=head, kills=kills, kills_mid_way=survived,
+           stopped_at=stops, applied_twice=0, skipped=0)
 
 
 def _index(ledger: Ledger) -> list:
@@ -268,7 +258,7 @@ def throwaway_postgres():
 
 
 def test_postgres_restart_under_load_gives_503_then_recovers(throwaway_postgres, tmp_path):
-    outages = scaled(2, 8)
+    outages = scaled(1, 6)
     database = postgres_database(throwaway_postgres.url)
     database_url = next(database)
     try:
@@ -299,7 +289,7 @@ def _outages(cluster: ThrowawayPostgres, server: Server, tokens: dict[str, str],
         time.sleep(1.0)
         # While it is down: appends and reads answer 503 problems, never a 500, never a 201.
         with httpx.Client() as client:
-            for _ in range(3):
+            for _ in range(scaled(1, 3)):
                 request = Request(str(uuid.uuid4()), [valid_event(random.Random(), "down")], batch=False)
                 status = post(client, server.url, token, request, tally, timeout=60)
                 down_answers[str(status)] = down_answers.get(str(status), 0) + 1
@@ -333,3 +323,132 @@ def _outages(cluster: ThrowawayPostgres, server: Server, tokens: dict[str, str],
             "events_acknowledged": sum(len(r.events) for r in tally.acknowledged), "events_lost": 0,
             "duplicates": 0, "answers_while_down": down_answers, "recovery_seconds": recovery_seconds,
             "tally": tally}
+
+
+# --- 4. a full disk and a read-only database file (SQLite) --------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 4 MiB tmpfs: a disk that really fills up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    handle = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(handle, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+    return filler
+
+
+def _sequential_appends(server: Server, token: str, tally: Tally, count: int, size: int, tag: str) -> None:
+    rng = random.Random(tag)
+    with httpx.Client() as client:
+        for _ in range(count):
+            events = [valid_event(rng, tag) | {"note": "x" * 500} for _ in range(size)]
+            request = Request(str(uuid.UUID(int=rng.getrandbits(128))), events, batch=True)
+            with tally.lock:
+                tally.requests.append(request)
+            post(client, server.url, token, request, tally)
+
+
+def test_sqlite_disk_full_answers_503_and_recovers_when_space_is_freed(tiny_disk, tmp_path):
+    database_url = f"sqlite:///{tiny_disk / 'ledger.sqlite'}"
+    tokens = make_keys(database_url)
+    server = Server(database_url, tmp_path, load=False).start()
+    tally = Tally()
+    try:
+        _sequential_appends(server, tokens["appender"], tally, 3, 20, "before")
+        assert len(tally.acknowledged) == 3
+        filler = _fill(tiny_disk)
+        _sequential_appends(server, tokens["appender"], tally, scaled(12, 40), 20, "full")
+        refused = [r for r in tally.pending]
+        assert refused, "the disk never filled up"
+        assert set(tally.statuses) <= {"201", "503"}, tally.statuses
+        assert not tally.bad, tally.bad[:3]
+        with httpx.Client() as client:  # reads still answer
+            read = client.get(f"{server.url}/v1/balances", headers={"Authorization": f"Bearer {tokens['auditor']}"})
+            assert read.status_code in (200, 503), read.text
+        filler.unlink()  # space again: the same server recovers by itself
+        settle(server.url, tokens["appender"], tally, 60)
+        replay_acknowledged(server.url, tokens["appender"], tally)
+    finally:
+        server.kill()
+    figures = _assert_consistent(database_url, tally)
+    report("sqlite_disk_full", requests=len(tally.requests), refused_while_full=len(refused),
+           statuses=tally.statuses, events_acknowledged=sum(len(r.events) for r in tally.acknowledged),
+           events_lost=0, duplicates=0, **figures)
+
+
+def _read_only(path: Path) -> None:
+    if os.geteuid() == 0:  # root ignores file modes: make the file immutable instead
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here: {done.stderr.decode().strip()}")
+    else:
+        path.chmod(0o444)
+
+
+def _writable(path: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(path)], check=False, capture_output=True)
+    else:
+        path.chmod(0o644)
+
+
+def test_sqlite_read_only_file_gives_clear_errors_and_records_nothing(tmp_path):
+    database = tmp_path / "ledger.sqlite"
+    database_url = f"sqlite:///{database}"
+    tokens = make_keys(database_url)
+    head = len(_journal_ids(database_url))
+    lines = tmp_path / "events.jsonl"
+    rng = random.Random(3)
+    lines.write_text("".join(json.dumps(valid_event(rng, "ro")) + "\n" for _ in range(5)), encoding="utf-8")
+    tally = Tally()
+    _read_only(database)
+    try:
+        # The CLI: a clear error, exit 1, no traceback, nothing recorded.
+        done = subprocess.run([sys.executable, "-m", "ledger.cli", "append", str(lines), "--database-url",
+                               database_url], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "COLUMNS": "200"})
+        assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr and "╭" not in done.stderr, done.stderr
+        assert "error:" in done.stderr and "read" in done.stderr.lower(), done.stderr
+        # The API: appends answer 503 problems, reads still work.
+        server = Server(database_url, tmp_path, load=False).start()
+        try:
+            _sequential_appends(server, tokens["appender"], tally, 3, 2, "ro")
+            assert tally.statuses == {"503": 3}, tally.statuses
+            assert not tally.bad, tally.bad[:3]
+            with httpx.Client() as client:
+                read = client.get(f"{server.url}/v1/balances",
+                                  headers={"Authorization": f"Bearer {tokens['auditor']}"})
+                assert read.status_code == 200, read.text
+        finally:
+            server.kill()
+    finally:
+        _writable(database)
+    assert len(_journal_ids(database_url)) == head
+    # Writable again: the same keys are retried and recorded once.
+    server = Server(database_url, tmp_path, load=False).start()
+    try:
+        settle(server.url, tokens["appender"], tally, 60)
+        replay_acknowledged(server.url, tokens["appender"], tally)
+    finally:
+        server.kill()
+    figures = _assert_consistent(database_url, tally)
+    assert figures["journal_length"] == head + 6
+    report("sqlite_read_only", cli_exit=done.returncode, api_statuses_while_read_only={"503": 3},
+           journal_unchanged=True)
