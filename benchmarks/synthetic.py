@@ -366,7 +366,7 @@ def catalogue_events() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def plan(size: int, setup_events: int, seed: int = SEED) -> list[Planned]:
-    """The synthetic events of a journal of ``size`` entries (``setup_events`` are the catalogue's).
+    """The planned events of a journal of ``size`` entries, after ``setup_events`` registrations.
 
     Agreements are added round-robin over years and templates until there are enough
     events; the last agreement's events are cut in generation order (which keeps every

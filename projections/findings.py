@@ -45,6 +45,7 @@ RULES = {
     "report_received_mismatch": "Expense report's received amount differs from what the ledger paid",
     "costs_outside_period": "Expense report period outside the grant year",
     "not_passed_on": "Pass-through money not passed on by year end",
+    "allocation_above_blank": "Allocations decided above the money the agreement left unallocated",
     "action_plan_late_or_partial": "Action plan late, or received by only one of its receivers",
     "obligation_missed": "A report or repayment deadline was missed",
 }
@@ -125,6 +126,27 @@ def _allocation_findings(state: AgreementState, lines: list[BalanceLine]) -> lis
                 out.append(_f(state, "not_passed_on", line,
                               f"paid {paid} öre by {year_end}, of which {pass_through} öre to pass on,"
                               f" passed on {passed_on} öre", pass_through - passed_on))
+    return out
+
+
+def _blank_table_findings(state: AgreementState) -> list[Finding]:
+    """Allocation events may only share out what a blank table left unallocated (six equal PSV shares
+    of 60 000 000 kr: a seventh is a finding), table by table and for the part as a whole."""
+    out = []
+    for part in state.agreement.parts:
+        blanks = {t.table_id: (t.blank_amount_kr or 0) * 100 for t in part.tables if t.blank and t.role == "allocation"}
+        docs = state.docs("allocation_decided", part_id=part.part_id)
+        checks = [(f"table {table_id}", room, [d for d in docs if d["payload"].get("table_id") == table_id])
+                  for table_id, room in blanks.items()]
+        checks.append((f"part {part.part_id}", sum(blanks.values()), docs))
+        for where, room, rows in checks:
+            decided = sum(d["payload"]["amount"] for d in rows)
+            if rows and decided > room:
+                out.append(Finding("allocation_above_blank", state.agreement.agreement_id, None, part.part_id,
+                                   f"{RULES['allocation_above_blank']}: {where} left {room} öre,"
+                                   f" allocations decided {decided} öre", decided - room,
+                                   [d["event_id"] for d in rows]))
+                break  # the part-wide check adds nothing once a table is over
     return out
 
 
@@ -220,7 +242,8 @@ def _obligation_findings(state: AgreementState, duties: list[ObligationLine]) ->
 def findings(state: AgreementState, lines: list[BalanceLine], duties: list[ObligationLine],
              recipient_id: str | None = None) -> list[Finding]:
     found = (_requisition_findings(state) + _payout_findings(state) + _allocation_findings(state, lines)
-             + _document_findings(state) + _report_findings(state) + _obligation_findings(state, duties))
+             + _blank_table_findings(state) + _document_findings(state) + _report_findings(state)
+             + _obligation_findings(state, duties))
     if recipient_id:
         found = [f for f in found if f.recipient_id == recipient_id]
     return found

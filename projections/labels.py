@@ -230,6 +230,7 @@ CODES: dict[str, tuple[str, str]] = {
     "report_received_mismatch": ("Erhållet belopp avviker", "Received amount differs"),
     "costs_outside_period": ("Kostnader utanför perioden", "Costs outside the period"),
     "not_passed_on": ("Ej vidareförmedlat", "Not passed on"),
+    "allocation_above_blank": ("Fördelat över ofördelade medel", "Allocated above the unallocated money"),
     "action_plan_late_or_partial": ("Handlingsplan sen eller ofullständig", "Action plan late or partial"),
     "obligation_missed": ("Åtagande missat", "Obligation missed"),
     # reconciliation checks

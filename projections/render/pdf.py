@@ -96,8 +96,6 @@ def _table(section: Section, lang: str, styles: dict[str, ParagraphStyle], width
 
 def _cell(value: Any, column: Column, lang: str, styles: dict[str, ParagraphStyle], bold: bool = False) -> Paragraph:
     text = escape(display(value, column, lang))
-    if column.kind == "hash":
-        text = "\u200b".join(text[i:i + 16] for i in range(0, len(text), 16))  # may break every 16 characters
     if bold:
         text = f"<b>{text}</b>"
     return Paragraph(text, styles["num" if column.numeric else "cell"])

@@ -15,6 +15,7 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -619,6 +620,12 @@ def test_the_openapi_document_describes_every_route(client):
     assert {p["name"] for p in post_event["parameters"]} == {"Idempotency-Key"}
     assert PROBLEM in post_event["responses"]["422"]["content"]
     assert client.get("/docs").status_code == 200
+
+
+def test_the_api_guide_covers_every_path_in_the_openapi_document(client):
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    missing = [path for path in client.get("/openapi.json").json()["paths"] if path not in guide]
+    assert missing == [], f"docs/api.md does not describe {missing}"
 
 
 # --- secrets --------------------------------------------------------------------------------

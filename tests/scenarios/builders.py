@@ -79,7 +79,8 @@ def allocation_decided(agreement_id: str, part_id: str, recipient_id: str, amoun
                                                "route": "direct"}, overrides)
 
 
-def deadline_amended(agreement_id: str, obligation: str, new_deadline: Day, date: Day, **overrides: Any) -> dict[str, Any]:
+def deadline_amended(agreement_id: str, obligation: str, new_deadline: Day, date: Day,
+                     **overrides: Any) -> dict[str, Any]:
     """A decision moving a deadline (for every part and recipient unless part_id/recipient_id given)."""
     return _event("deadline_amended", date, {"agreement_id": agreement_id, "obligation": obligation,
                                              "new_deadline": _day(new_deadline),
@@ -231,7 +232,8 @@ class Book:
         assert len(rows) <= 1, rows
         return rows[0] if rows else {}
 
-    def balances(self, as_of: Day, known_at: str | None = None, recipient_id: str | None = None) -> list[dict[str, Any]]:
+    def balances(self, as_of: Day, known_at: str | None = None,
+                 recipient_id: str | None = None) -> list[dict[str, Any]]:
         return queries.balances(self.ledger.views, clock(as_of, known_at), self._flt(recipient_id), totals=False)
 
     def findings(self, as_of: Day, known_at: str | None = None, recipient_id: str | None = None,

@@ -484,7 +484,7 @@ def test_missed_delredovisning_on_30_september_changes_no_2020_balance(book: Boo
     assert book.obligation("region-blekinge", "delrapport", "2020-09-30")["state"] == "upcoming"
     assert book.obligation("region-blekinge", "delrapport", "2020-10-01")["state"] == "missed"
     assert book.obligation("region-dalarna", "delrapport", "2020-10-01")["state"] == "met"
-    missed = [f for f in book.findings("2020-10-01", rule="obligation_missed") if f["recipient_id"] == "region-blekinge"]
+    missed = book.findings("2020-10-01", recipient_id="region-blekinge", rule="obligation_missed")
     assert len(missed) == 1 and missed[0]["description"].endswith("due 2020-09-30")
     line = book.balance("region-blekinge", "nara-vard", "2020-10-01")
     assert (line["paid"], line["lapsed"], line["reclaim_decided"]) == (kr(45_434_528), 0, 0)

@@ -264,3 +264,36 @@ def test_co_financing_and_money_outside_the_agreement_are_never_booked(book: Boo
     assert allocated + unallocated(book, "2021-01-04") == kr(397_350_000)
     assert {b["recipient_id"] for b in book.balances("2021-01-04")} == {"skr"}
     assert book.trial_balance("2021-01-04") == 0
+
+
+def test_a_seventh_psv_share_above_the_sixty_million_for_six_samverkansregioner_is_a_finding(book: Book) -> None:
+    ledger = book.ledger
+    shares = [allocation_decided(A, KAP6, r, kr(10_000_000), "2021-02-10", table_id="kap6-psv-samverkansregioner")
+              for r in SAMVERKANSREGIONER]
+    record(ledger, "2021-02-10T10:00", *shares)
+    assert book.findings("2021-02-10", rule="allocation_above_blank") == []
+    seventh = allocation_decided(A, KAP6, "region-orebro", kr(10_000_000), "2021-03-01",
+                                 table_id="kap6-psv-samverkansregioner")
+    record(ledger, "2021-03-01T10:00", seventh)
+    [over] = book.findings("2021-03-01", rule="allocation_above_blank")
+    assert (over["part_id"], over["amount"], over["events"]) == (
+        KAP6, kr(10_000_000), [s["event_id"] for s in shares] + [seventh["event_id"]])
+    # The part as a whole still has money left (275 000 000 − 70 000 000): the table is what is over.
+    assert unallocated(book, "2021-03-01") == kr(205_000_000)
+    assert book.findings("2021-02-28", rule="allocation_above_blank") == []
+    # An allocation naming no table counts against the part's blank money only.
+    record(ledger, "2021-03-02T10:00", allocation_decided(A, KAP6, "region-skane", kr(205_000_000), "2021-03-02"))
+    assert unallocated(book, "2021-03-02") == 0
+    assert [f["amount"] for f in book.findings("2021-03-02", rule="allocation_above_blank")] == [kr(10_000_000)]
+
+
+def test_psv_allocations_naming_no_table_above_the_275_million_left_blank_are_a_finding(book: Book) -> None:
+    ledger = book.ledger
+    record(ledger, "2021-02-10T10:00", allocation_decided(A, KAP6, "region-stockholm", kr(200_000_000), "2021-02-10"),
+           allocation_decided(A, KAP6, "region-skane", kr(75_000_000), "2021-02-10"))
+    assert book.findings("2021-02-10", rule="allocation_above_blank") == []
+    extra = allocation_decided(A, KAP6, "region-uppsala", kr(1), "2021-02-11")
+    record(ledger, "2021-02-11T10:00", extra)
+    [over] = book.findings("2021-02-11", rule="allocation_above_blank")
+    assert (over["amount"], over["events"][-1]) == (kr(1), extra["event_id"])
+    assert unallocated(book, "2021-02-11") == -kr(1)

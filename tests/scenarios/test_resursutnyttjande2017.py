@@ -316,7 +316,8 @@ def test_stockholm_plus_one_krona_is_kept_as_printed_and_listed_by_reconciliatio
     assert agreement is not None
     result = reconcile(agreement)
     assert [f for f in result.findings if f.kind != "known_discrepancy"] == []
-    rounding = {f.table_id: f for f in result.findings if f.kind == "known_discrepancy" and "Stockholm" in f.description}
+    rounding = {f.table_id: f for f in result.findings
+                if f.kind == "known_discrepancy" and "Stockholm" in f.description}
     assert set(rounding) == {"bilaga1-stimulansmedel", "bilaga1-specialistutbildning"}
     assert all(f.difference == 0 and f.known for f in rounding.values())
     assert (result.stated_state, result.parts_total, result.difference) == (kr(976_000_000), kr(976_000_000), 0)

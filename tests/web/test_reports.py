@@ -138,7 +138,10 @@ def test_recipient_statement_pdf_carries_the_figures(year_ledger: Ledger):
     text = pdf_text(render(built, "pdf").body)
     for figure in ("16 961 298 kr", "16 461 298 kr", "500 000 kr", "300 000 kr", "200 000 kr", "417 184 kr"):
         assert figure in text, figure
-    assert "Region Gotland" in text and PAYOUT_REFERENCE in text and built.meta.head_hash in text
+    assert "Region Gotland" in text and built.meta.head_hash in text
+    assert PAYOUT_REFERENCE in text.replace("\n", "")  # a narrow cell may wrap it
+    event_hash = built.section("section.events").rows[-1]["hash"]
+    assert event_hash in text.replace("\n", "")  # long words break, with nothing inserted
 
 
 @pytest.mark.parametrize(("as_of", "outstanding", "overdue"), [
