@@ -111,6 +111,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "meta.generated_at": ("Skapad", "Made at"),
     "meta.position": ("Huvudbokens position", "Journal position"),
     "meta.head_hash": ("Kedjans huvudhash", "Head hash of the chain"),
+    "meta.merkle_root": ("Merkle-rot (sammandrag)", "Merkle root of the digest"),
+    "meta.digest_signature": ("Sammandragets signatur (Ed25519)", "Digest signature (Ed25519)"),
     "meta.agreement": ("Överenskommelse", "Agreement (överenskommelse)"),
     "meta.recipient": ("Mottagare", "Recipient (mottagare)"),
     "meta.currency": ("Valuta", "Currency"),

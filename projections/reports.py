@@ -89,6 +89,7 @@ class ReportMeta:
     agreement_id: str | None = None
     recipient_id: str | None = None
     subject: str | None = None  # the recipient's name or the agreement's title
+    digest: dict[str, Any] | None = None  # the signed Merkle digest of the journal at ``position``
 
 
 @dataclass
@@ -421,8 +422,23 @@ def build_report(ledger: Ledger, name: str, clock: Clock, agreement_id: str | No
     ctx = Context(ledger, clock, Filters(agreement_id, part_id, recipient_id), recipient_names(ledger, clock))
     subject = _subject(ctx)
     meta = ReportMeta(clock.as_of, clock.known_at, now or dt.datetime.now(tz=dt.timezone.utc), position, head_hash,
-                      agreement_id, recipient_id, subject)
+                      agreement_id, recipient_id, subject, report_digest(ledger, position))
     return Report(name, "en" if lang == "en" else "sv", meta, REPORTS[name](ctx))
+
+
+def report_digest(ledger: Any, position: int) -> dict[str, Any] | None:
+    """The digest the report was made from: signed when the ledger has a signing key,
+    else the bare Merkle root, so a printed report can be checked against a later proof."""
+    from ledger.proofs import digest_at, root_hash
+    from ledger.signing import SigningKey, SigningKeyError
+
+    if position == 0:
+        return None
+    try:
+        return digest_at(ledger, position, SigningKey.load())
+    except SigningKeyError:
+        size, root = root_hash(ledger, position)
+        return {"tree_size": size, "root_hash": root.hex(), "signature": None}
 
 
 def _subject(ctx: Context) -> str | None:

@@ -26,6 +26,10 @@ def meta_lines(report: Report) -> list[tuple[str, str]]:
         (label("meta.position", lang), str(meta.position)),
         (label("meta.head_hash", lang), meta.head_hash),
     ]
+    if meta.digest:
+        lines.append((label("meta.merkle_root", lang), f"{meta.digest['root_hash']} (tree size {meta.digest['tree_size']})"))
+        if meta.digest.get("signature"):
+            lines.append((label("meta.digest_signature", lang), f"{meta.digest['signature']} (key {meta.digest['key_id'][:16]})"))
     if meta.agreement_id:
         lines.append((label("meta.agreement", lang), meta.agreement_id))
     if meta.recipient_id:

@@ -4,7 +4,8 @@ Schemathesis loads ``/openapi.json`` from the ASGI app and, for every operation,
 requests from the document. With each key (appender, auditor, admin) no answer may be a
 5xx, every answer must be a status the document lists, with a documented content type and
 a body that fits the documented schema; and no answer may contain a key's secret. Invalid
-requests (negative mode) must never give a 5xx either. Bounded for CI: ``MAX_EXAMPLES``
+requests (negative mode, with the admin key so they reach every route) must never give a
+5xx either. The documented examples are then sent as they are: each is recorded (201). Bounded for CI: ``MAX_EXAMPLES``
 per operation, on SQLite and PostgreSQL.
 """
 
@@ -29,7 +30,7 @@ from ledger.signing import SigningKey
 from tests.api.conftest import Keys
 from tests.api.helpers import A2020
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 10
 CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -76,10 +77,10 @@ def test_generated_requests_get_documented_answers_and_no_5xx(schema, keys, role
     assert not failures, "\n\n".join(failures)
 
 
-@pytest.mark.parametrize("role", ["appender", "auditor"])
-def test_invalid_requests_never_get_a_5xx(schema, keys, role):
-    token = getattr(keys, role)
-    failures = _fuzz(schema, token, [not_a_server_error, _no_secret_check(keys)], schemathesis.GenerationMode.NEGATIVE)
+def test_invalid_requests_never_get_a_5xx(schema, keys):
+    """With the admin key, which may append and read, so that invalid input reaches every route."""
+    failures = _fuzz(schema, keys.admin, [not_a_server_error, _no_secret_check(keys)],
+                     schemathesis.GenerationMode.NEGATIVE)
     assert not failures, "\n\n".join(failures)
 
 

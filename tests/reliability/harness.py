@@ -359,7 +359,8 @@ class Consistency:
 def index_dump(ledger: Any) -> list[tuple[Any, ...]]:
     from ledger.index import COLUMNS
 
-    return [tuple(r.values()) for r in ledger.index.query(f"SELECT {COLUMNS} FROM {{s}}journal_index ORDER BY position")]
+    rows = ledger.index.query(f"SELECT {COLUMNS} FROM {{s}}journal_index ORDER BY position")
+    return [tuple(r.values()) for r in rows]
 
 
 def journal_event_ids(ledger: Any) -> list[str]:

@@ -31,6 +31,10 @@ from ledger.examples import EXAMPLES
 from tests.reliability.harness import make_keys, report, scaled
 
 EXAMPLES_RUN = scaled(40, 1500)
+#: Reproducible runs (derandomize), no example database left behind, fixtures shared by examples
+#: on purpose (every refused example must leave the ledger as it was).
+SETTINGS: dict[str, Any] = {"deadline": None, "derandomize": True, "database": None,
+                            "suppress_health_check": list(HealthCheck)}
 runner = CliRunner()
 
 # Example kinds that a ledger holding the seed agreements accepts, each on its own.
@@ -197,8 +201,7 @@ def test_hostile_events_are_refused_by_the_api_and_change_nothing(api, backend):
     client, tokens, ledger = api
     tried = {"refused": 0, "accepted": 0}
 
-    @settings(max_examples=EXAMPLES_RUN * (2 if backend == "sqlite" else 1), deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=EXAMPLES_RUN * (2 if backend == "sqlite" else 1), **SETTINGS)
     @given(hostile_events(), st.booleans())
     def run(case: tuple[str, Any, str], batch: bool) -> None:
         label, body, expectation = case
@@ -221,7 +224,7 @@ def test_duplicate_keys_are_refused_never_last_wins(api, backend):
     client, tokens, ledger = api
     tried = 0
 
-    @settings(max_examples=EXAMPLES_RUN, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=EXAMPLES_RUN, **SETTINGS)
     @given(duplicate_key_bodies(), st.booleans())
     def run(case: tuple[str, bytes], batch: bool) -> None:
         nonlocal tried
@@ -315,7 +318,7 @@ def test_hostile_json_lines_are_refused_by_ledger_append_and_change_nothing(load
     tried = {"refused": 0, "accepted": 0}
     path = tmp_path / "events.jsonl"
 
-    @settings(max_examples=EXAMPLES_RUN, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=EXAMPLES_RUN, **SETTINGS)
     @given(st.one_of(hostile_events(), duplicate_key_bodies().map(lambda c: (c[0], c[1], "refuse"))),
            st.integers(0, 2))
     def run(case: tuple[str, Any, str], good_before: int) -> None:

@@ -99,7 +99,8 @@ def test_metacharacters_round_trip_exactly_through_append_and_read(api, backend)
             response = client.get(url, headers=auditor)
             assert response.status_code in (404, 422), (url, response.status_code, response.text)
     assert _tables(ledger) == tables
-    assert len(client.get("/v1/admin/keys", headers={"Authorization": f"Bearer {tokens['admin']}"}).json()) == keys_before
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    assert len(client.get("/v1/admin/keys", headers=admin).json()) == keys_before
     assert ledger.verify().ok
     report("injection_round_trip", backend=backend, payloads=len(PAYLOADS), events=len(sent))
 
