@@ -47,7 +47,10 @@ def parse_known_at(value: str | dt.datetime) -> dt.datetime:
             raise TimeParamError(f"known_at: {value!r} is not a date or an ISO 8601 time") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=STOCKHOLM)  # a time without zone is read as Stockholm time
-    return moment.astimezone(dt.timezone.utc)
+    try:
+        return moment.astimezone(dt.timezone.utc)
+    except OverflowError as exc:
+        raise TimeParamError(f"known_at: {value!r} is outside the years 1–9999") from exc
 
 
 def known_at_text(value: str | dt.datetime) -> str:
