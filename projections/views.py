@@ -58,15 +58,21 @@ class LedgerViews(SqlView):
 
     def apply_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
         with self.transaction(commit=True) as cursor:
+            pending = _Pending(self, cursor)
             for entry in entries:
-                self._apply(cursor, entry)
+                self._apply(cursor, entry, pending)
+            pending.flush()
             self._insert_tracking(cursor, tracking)
 
-    def _apply(self, cursor: Any, entry: Entry) -> None:
+    def _apply(self, cursor: Any, entry: Entry, pending: _Pending) -> None:
         agreement_id = agreement_of(entry)
         if agreement_id is None:
             return  # recipient events move no money and bind no agreement
         payload = entry.payload
+        report_key = (agreement_id, payload.get("recipient_id"))
+        if superseded_ids(entry) or entry.kind == "agreement_amended" or (
+                entry.kind == "expense_report_received" and report_key in pending.reports):
+            pending.flush()  # what follows reads or updates rows this batch may have buffered
         for event_id in superseded_ids(entry):
             self._supersede(cursor, "event_id = ?", [event_id], entry.recorded_at)
         if entry.kind == "agreement_amended":
@@ -81,15 +87,14 @@ class LedgerViews(SqlView):
              p.account, p.amount, effective, entry.recorded_at, None)
             for seq, p in enumerate(postings)
         ]
-        if rows:
-            cursor.executemany(self.sql(f"INSERT INTO {{s}}postings ({POSTING_COLUMNS}) VALUES "
-                                        "(?,?,?,?,?,?,?,?,?,?,?,?,?)"), rows)
+        pending.postings.extend(rows)
+        if entry.kind == "expense_report_received":
+            pending.reports.add(report_key)
         if entry.kind in DOCUMENT_KINDS:
-            cursor.execute(
-                self.sql(f"INSERT INTO {{s}}documents ({DOCUMENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"),
-                [entry.event_id, entry.position, entry.kind, agreement_id, payload.get("part_id"),
+            pending.documents.append(
+                (entry.event_id, entry.position, entry.kind, agreement_id, payload.get("part_id"),
                  payload.get("recipient_id"), effective, entry.recorded_at, None, payload.get("corrects"),
-                 json.dumps(payload, ensure_ascii=False, sort_keys=True)],
+                 json.dumps(payload, ensure_ascii=False, sort_keys=True))
             )
 
     def _effective_date(self, cursor: Any, entry: Entry, agreement_id: str) -> str:
@@ -187,6 +192,28 @@ class LedgerViews(SqlView):
 def _report_key(payload: dict[str, Any]) -> tuple[Any, ...]:
     """Expense reports with the same key restate one another."""
     return payload.get("part_id"), payload["period_start"], payload["period_end"]
+
+
+class _Pending:
+    """Rows waiting to be inserted: a batch of entries costs two INSERTs, not two per entry.
+
+    Flushed before anything reads or updates the tables, so order within a batch holds.
+    """
+
+    def __init__(self, view: LedgerViews, cursor: Any):
+        self.view, self.cursor = view, cursor
+        self.postings: list[tuple[Any, ...]] = []
+        self.documents: list[tuple[Any, ...]] = []
+        self.reports: set[tuple[str, str | None]] = set()  # (agreement, recipient) of buffered expense reports
+
+    def flush(self) -> None:
+        if self.postings:
+            self.cursor.executemany(self.view.sql(f"INSERT INTO {{s}}postings ({POSTING_COLUMNS}) VALUES "
+                                                  "(?,?,?,?,?,?,?,?,?,?,?,?,?)"), self.postings)
+        if self.documents:
+            self.cursor.executemany(self.view.sql(f"INSERT INTO {{s}}documents ({DOCUMENT_COLUMNS}) VALUES "
+                                                  "(?,?,?,?,?,?,?,?,?,?,?)"), self.documents)
+        self.postings, self.documents, self.reports = [], [], set()
 
 
 class SQLiteLedgerViews(LedgerViews, SQLiteSqlView):
