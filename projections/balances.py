@@ -13,7 +13,7 @@ A lapsed or forfeited amount is never paid, so never due back.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import field, asdict, dataclass
 from typing import Any
 
 from ledger.terms import Agreement, Part
@@ -39,9 +39,13 @@ class BalanceLine:
     reclaim_outstanding: int = 0
     lapsed: int = 0
     forfeited: int = 0
+    #: Allocated and paid per route (direct, via_skr, via_rss) when the line joins several.
+    by_route: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))  # every field is a plain value: no deep copy (asdict) needed
+        out = dict(vars(self))
+        out["by_route"] = {route: dict(amounts) for route, amounts in self.by_route.items()}
+        return out
 
 
 @dataclass
@@ -97,17 +101,24 @@ def _line(state: AgreementState, key: tuple[str | None, str | None, str | None],
 def _merge(lines: list[BalanceLine]) -> dict[tuple[str | None, str], BalanceLine]:
     """One line per part and recipient: routes of the same recipient and part are summed."""
     merged: dict[tuple[str | None, str], BalanceLine] = {}
+    routes: dict[tuple[str | None, str], dict[str, dict[str, int]]] = {}
     for line in lines:
         key = (line.part_id, line.recipient_id)
+        if line.route:
+            per_route = routes.setdefault(key, {}).setdefault(line.route, {"allocated": 0, "paid": 0})
+            per_route["allocated"] += line.allocated
+            per_route["paid"] += line.paid
         if key not in merged:
             merged[key] = line
             continue
         target = merged[key]
         for name in MONEY_FIELDS:
             setattr(target, name, getattr(target, name) + getattr(line, name))
-        target.route = target.route or line.route
-    for line in merged.values():
+    for key, line in merged.items():
         line.unspent = max(0, line.paid - line.passed_on - line.costs)
+        line.by_route = routes.get(key, {})
+        # One route names the line; several are joined, in a stable order, and broken down in by_route.
+        line.route = "+".join(sorted(line.by_route)) or None
     return merged
 
 

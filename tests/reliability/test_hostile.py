@@ -91,11 +91,13 @@ bad_dates = st.one_of(
     st.dates(min_value=__import__("datetime").date(2030, 1, 1)).map(str),  # after the day it is recorded
     st.integers(), st.floats(allow_nan=False), st.none(), st.booleans(),
 )
+# Inside the text: leading and trailing whitespace (which includes \n, \r, \x1c-\x1f and \x85)
+# is stripped by the schemas before any other check, so a trick at an edge may be stripped away.
 tricky_text = st.builds(
     lambda before, trick, after: before + trick + after,
-    st.text(alphabet="Region Skåne S2020/0123 ", min_size=0, max_size=10),
+    st.text(alphabet="RegionSkåne2020/0123", min_size=1, max_size=10),
     st.sampled_from(TRICKS),
-    st.text(alphabet="Region Skåne S2020/0123 ", min_size=0, max_size=10),
+    st.text(alphabet="RegionSkåne2020/0123", min_size=1, max_size=10),
 )
 long_text = st.integers(min_value=501, max_value=200_000).map(lambda n: "å" * n)
 
