@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -178,6 +179,7 @@ def run(backend: str, appenders: int, auditors: int, seconds: float, max_request
             server.kill()
         if database is not None:
             database.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def show(result: dict[str, Any]) -> str:
