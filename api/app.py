@@ -27,6 +27,7 @@ from ledger.journal import canonical_json
 from ledger.signing import SigningKey
 from ledger.timeparams import TimeParamError, known_at_text, parse_as_of
 from projections import queries
+from projections.render.cells import neutralise
 from projections.reconciliation import reconcile
 from projections.state import Clock
 
@@ -81,18 +82,12 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
 
 
-#: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _csv_cell(value: Any) -> Any:
     """Numbers stay numbers; text that a spreadsheet would run as a formula is quoted with a
     leading apostrophe, so it shows as the text it is."""
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def _clock(as_of: str | None, known_at: str | None) -> Clock:

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.admission import LedgerValidationError
+from ledger.application import JournalBusy
 from ledger.jsonin import InputJSONError
 from ledger.jsonin import loads as strict_json
 
@@ -118,6 +119,10 @@ def install_handlers(app: FastAPI) -> None:
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
         return problem(503, "the database is unavailable; nothing was recorded; retry with the same Idempotency-Key")
+
+    @app.exception_handler(JournalBusy)
+    async def _busy(_: Request, exc: JournalBusy) -> JSONResponse:
+        return problem(503, f"{exc}; nothing was recorded; retry with the same Idempotency-Key")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -49,6 +49,10 @@ class VerifyResult:
         return self.problem is None
 
 
+class JournalBusy(RuntimeError):
+    """Too many concurrent writers won the race for the next position; nothing was recorded."""
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(tz=dt.timezone.utc)
 
@@ -107,7 +111,7 @@ class Ledger(Application[Any]):
                 except (OperationalError, InterfaceError):
                     pass  # recorded: the read models catch up on the next read or append
                 return entries
-        raise RuntimeError("the journal is too busy: could not append after repeated conflicts")
+        raise JournalBusy("the journal is too busy: could not append after repeated conflicts; retry")
 
     def record_missing(self, events: Sequence[EventBase], principal: str) -> list[Entry]:
         """Append the events whose ids are not yet recorded: loading twice changes nothing."""

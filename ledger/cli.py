@@ -167,11 +167,16 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: Format, title: st
 
 
 def _cell(value: Any) -> str:
+    """Text for a table or CSV cell; text a spreadsheet would run as a formula is quoted."""
+    from projections.render.cells import neutralise
+
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return neutralise(json.dumps(value, ensure_ascii=False))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a number, negative or not, is never a formula
+    return neutralise(str(value))
 
 
 @app.command()

@@ -303,3 +303,11 @@ def test_every_command_has_help(path: tuple[str, ...]):
     assert "Usage:" in said(result)
     if not COMMANDS[path]:  # every command that does something says where the ledger is
         assert "--database-url" in said(result)
+
+
+def test_cli_csv_neutralises_spreadsheet_formulas_but_keeps_numbers():
+    from ledger.cli import _cell
+
+    assert _cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert _cell("@SUM(A1)") == "'@SUM(A1)" and _cell("-1+1") == "'-1+1"
+    assert _cell(-1500) == "-1500" and _cell("Region Skåne") == "Region Skåne"
