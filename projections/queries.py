@@ -13,7 +13,7 @@ from projections.balances import agreement_total, balance_lines, due_back
 from projections.findings import findings
 from projections.obligations import obligations
 from projections.reclaims import reclaim_lines
-from projections.state import AgreementState, Clock, agreement_ids, agreement_state
+from projections.state import BALANCE_KINDS, AgreementState, Clock, agreement_ids, agreement_state
 from projections.views import LedgerViews
 
 
@@ -24,9 +24,9 @@ class Filters:
     recipient_id: str | None = None
 
 
-def _states(views: LedgerViews, clock: Clock, flt: Filters) -> list[AgreementState]:
+def _states(views: LedgerViews, clock: Clock, flt: Filters, kinds: tuple[str, ...] = ()) -> list[AgreementState]:
     ids = [flt.agreement_id] if flt.agreement_id else agreement_ids(views, clock)
-    states = [agreement_state(views, i, clock, flt.recipient_id) for i in ids]
+    states = [agreement_state(views, i, clock, flt.recipient_id, kinds) for i in ids]
     return [s for s in states if s is not None]
 
 
@@ -36,7 +36,7 @@ def _part_ok(row: dict[str, Any], flt: Filters) -> bool:
 
 def balances(views: LedgerViews, clock: Clock, flt: Filters = Filters(), totals: bool = True) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for state in _states(views, clock, flt):
+    for state in _states(views, clock, flt, BALANCE_KINDS):
         lines = [b for b in balance_lines(state) if flt.part_id is None or b.part_id == flt.part_id]
         if flt.recipient_id:
             lines = [b for b in lines if b.recipient_id == flt.recipient_id]

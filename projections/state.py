@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +111,21 @@ class AgreementState:
         return effective_deadline(amended, self.policy(part)) if amended else None
 
 
+#: The documents the balance rules read (lapse, forfeiture, due back, deadlines). Payouts and
+#: onward transfers, most of a ledger's documents, are already summed in the postings.
+BALANCE_KINDS = ("agreement_decided", "agreement_amended", "allocation_decided", "requisition_received",
+                 "report_received", "expense_report_received", "repayment_received", "deadline_amended")
+
+
 def agreement_state(views: LedgerViews, agreement_id: str, clock: Clock,
-                    recipient_id: str | None = None) -> AgreementState | None:
-    """The agreement as known at ``clock``; None when no decision of it is visible."""
+                    recipient_id: str | None = None, kinds: Sequence[str] = ()) -> AgreementState | None:
+    """The agreement as known at ``clock``; None when no decision of it is visible.
+
+    ``kinds`` limits the documents loaded (every kind when empty); ``docs()`` of a kind not
+    loaded returns nothing, so pass every kind the caller's rules read.
+    """
     as_of, known_at = clock.params
-    documents = views.documents(as_of, known_at, agreement_id=agreement_id)
+    documents = views.documents(as_of, known_at, agreement_id=agreement_id, kinds=kinds)
     decided = [d for d in documents if d["kind"] in ("agreement_decided", "agreement_amended")]
     if not decided:
         return None

@@ -18,3 +18,21 @@ def test_a_single_route_names_the_line(loaded_ledger):
     flt = queries.Filters("god-och-nara-vard-2020", "nara-vard", "region-gotland")
     [line] = queries.balances(loaded_ledger.views, Clock.of("2020-06-30"), flt, totals=False)
     assert line["route"] == "direct" and set(line["by_route"]) == {"direct"}
+
+
+def test_balances_need_only_the_documents_they_load(loaded_ledger):
+    """Balances read a subset of document kinds; with every kind loaded they are the same."""
+    from ledger.examples import EXAMPLES
+    from projections.balances import balance_lines
+    from projections.state import BALANCE_KINDS, agreement_state
+
+    order = ["payment_decision_made", "deadline_amended", "requisition_received", "payout_made",
+             "onward_transfer_made", "expense_report_received", "repayment_received", "reclaim_decided",
+             "reclaim_settled"]
+    loaded_ledger.append([EXAMPLES[k] for k in order], "test")
+    for day in ("2020-06-30", "2021-04-30", "2021-12-31"):
+        clock = Clock.of(day)
+        full = agreement_state(loaded_ledger.views, "god-och-nara-vard-2020", clock)
+        lean = agreement_state(loaded_ledger.views, "god-och-nara-vard-2020", clock, kinds=BALANCE_KINDS)
+        assert [b.as_dict() for b in balance_lines(lean)] == [b.as_dict() for b in balance_lines(full)]
+        assert len(lean.documents) < len(full.documents)
