@@ -18,6 +18,7 @@ from ledger.cli import app
 from ledger.config import database_config
 from ledger.journal import JOURNAL_ID, entry_hash
 from tests.conftest import raw_sql
+from tests.tampering import delete, insert_row, set_state, state_at, table
 
 N = 10
 
@@ -34,31 +35,6 @@ def journal(ledger: Ledger) -> Ledger:
     assert ledger.head()[0] == N
     assert ledger.verify().ok
     return ledger
-
-
-def table(ledger: Ledger) -> str:
-    return ledger.recorder.events_table_name
-
-
-def state_at(ledger: Ledger, position: int) -> bytes:
-    [(state,)] = raw_sql(ledger, f"SELECT state FROM {table(ledger)} WHERE originator_version = ?", (position + 1,))
-    return bytes(state)
-
-
-def set_state(ledger: Ledger, position: int, state: bytes) -> None:
-    raw_sql(ledger, f"UPDATE {table(ledger)} SET state = ? WHERE originator_version = ?", (state, position + 1))
-
-
-def delete(ledger: Ledger, position: int) -> None:
-    raw_sql(ledger, f"DELETE FROM {table(ledger)} WHERE originator_version = ?", (position + 1,))
-
-
-def insert(ledger: Ledger, position: int, state: bytes) -> None:
-    [(originator_id, topic)] = raw_sql(
-        ledger, f"SELECT originator_id, topic FROM {table(ledger)} WHERE originator_version = 2"
-    )
-    raw_sql(ledger, f"INSERT INTO {table(ledger)} (originator_id, originator_version, topic, state) VALUES (?,?,?,?)",
-            (originator_id, position + 1, topic, state))
 
 
 def reverify(ledger: Ledger):
@@ -143,7 +119,7 @@ def test_removed_last_three_entries_are_caught(journal: Ledger):
 
 
 def test_duplicated_entry_appended_at_the_end_is_caught(journal: Ledger):
-    insert(journal, N + 1, state_at(journal, 3))
+    insert_row(journal, N + 1, state_at(journal, 3))
     result = reverify(journal)
     assert result.problem.position == N + 1
     assert "reordered or moved" in result.problem.reason
@@ -153,7 +129,7 @@ def test_entry_inserted_in_the_middle_is_caught(journal: Ledger):
     for position in range(N, 5, -1):  # make room at position 6, last first (unique key)
         raw_sql(journal, f"UPDATE {table(journal)} SET originator_version = ? WHERE originator_version = ?",
                 (position + 2, position + 1))
-    insert(journal, 6, state_at(journal, 2))
+    insert_row(journal, 6, state_at(journal, 2))
     assert reverify(journal).problem.position == 6
 
 

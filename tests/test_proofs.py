@@ -36,6 +36,7 @@ from ledger.signing import SigningKey
 from ledger.verifier import VerificationError, leaf_hash, verify_document
 from ledger.verifier import canonical_json as verifier_canonical_json
 from tests.conftest import raw_sql
+from tests.tampering import delete, insert_row, set_state, state_at, table
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 10
@@ -75,33 +76,12 @@ def event_ids(ledger: Ledger) -> list[str]:
 # --- raw tampering (as tests/test_journal_tamper.py) --------------------------------------
 
 
-def table(ledger: Ledger) -> str:
-    return ledger.recorder.events_table_name
-
-
-def state_at(ledger: Ledger, position: int) -> bytes:
-    [(state,)] = raw_sql(ledger, f"SELECT state FROM {table(ledger)} WHERE originator_version = ?", (position + 1,))
-    return bytes(state)
-
-
-def set_state(ledger: Ledger, position: int, state: bytes) -> None:
-    raw_sql(ledger, f"UPDATE {table(ledger)} SET state = ? WHERE originator_version = ?", (state, position + 1))
-
-
-def delete(ledger: Ledger, position: int) -> None:
-    raw_sql(ledger, f"DELETE FROM {table(ledger)} WHERE originator_version = ?", (position + 1,))
-
-
 def insert_before(ledger: Ledger, position: int, state: bytes) -> None:
     """Shift the entries from ``position`` on one place later and put ``state`` at ``position``."""
     for version in range(N + 1, position, -1):
         raw_sql(ledger, f"UPDATE {table(ledger)} SET originator_version = ? WHERE originator_version = ?",
                 (version + 1, version))
-    [(originator_id, topic)] = raw_sql(
-        ledger, f"SELECT originator_id, topic FROM {table(ledger)} WHERE originator_version = 2"
-    )
-    raw_sql(ledger, f"INSERT INTO {table(ledger)} (originator_id, originator_version, topic, state) VALUES (?,?,?,?)",
-            (originator_id, position + 1, topic, state))
+    insert_row(ledger, position, state)
 
 
 def fresh(ledger: Ledger) -> Ledger:
