@@ -100,7 +100,7 @@ class Ledger(Application[Any]):
                 journal = self._journal()
                 self.catch_up()
                 now = self.clock()
-                self._check(parsed, now)
+                self.check(parsed, now)
                 entries = [self._stamp(journal, event, now, principal) for event in parsed]
                 try:
                     self.save(journal)
@@ -124,7 +124,10 @@ class Ledger(Application[Any]):
         """Append the catalogue's agreements (and the recipients they need)."""
         return self.record_missing(catalogue.load_events(catalogue.select(names)), catalogue.LOADER_PRINCIPAL)
 
-    def _check(self, events: list[EventBase], now: dt.datetime) -> None:
+    def check(self, events: list[EventBase], now: dt.datetime | None = None) -> None:
+        """Raise LedgerValidationError for every event the journal would refuse (append checks
+        each batch the same way); ``events`` are already parsed. Records nothing."""
+        now = now or self.clock()
         today = now.astimezone(STOCKHOLM).date()
         errors = check_references(events, self.index, today)
         errors += duplicate_registration(events, self.index.recipient_ids())

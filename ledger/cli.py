@@ -122,7 +122,7 @@ def append(
     try:
         # Check the whole file against the journal before recording any of it.
         ledger.catch_up()
-        ledger._check(parsed, ledger.clock())  # noqa: SLF001 - same check append makes, once for the whole file
+        ledger.check(parsed)
     except LedgerValidationError as exc:
         for e in exc.errors:
             errors.print(f"line {items[e.item][0]}: {e.field}: {e.reason}")

@@ -131,18 +131,28 @@ def _show_public(key: SigningKey) -> None:
 # --- digest and proofs -------------------------------------------------------------------
 
 
-def digest(size: SizeOption = None, key_path: KeyPath = None, database_url: DatabaseUrl = None) -> None:
-    """Sammanfattning — print the signed digest (tree size, Merkle root, time, key id) as JSON."""
+def _print_proof(key_path: Path | None, database_url: str | None, make: Any) -> None:
+    """Open the ledger, print ``make(ledger, key)`` as JSON; an unknown event exits 2, any other
+    proof that cannot be made exits 1, each with the reason."""
     from ledger import proofs
 
     key = _load_key(key_path)
     ledger = _open_ledger(database_url)
     try:
-        _print_json(proofs.digest_at(ledger, size, key))
+        _print_json(make(ledger, key))
+    except proofs.EventNotFound as exc:
+        raise _fail(str(exc), 2) from exc
     except proofs.ProofError as exc:
         raise _fail(str(exc)) from exc
     finally:
         ledger.close()
+
+
+def digest(size: SizeOption = None, key_path: KeyPath = None, database_url: DatabaseUrl = None) -> None:
+    """Sammanfattning — print the signed digest (tree size, Merkle root, time, key id) as JSON."""
+    from ledger import proofs
+
+    _print_proof(key_path, database_url, lambda ledger, key: proofs.digest_at(ledger, size, key))
 
 
 proof_app = typer.Typer(help="Bevis — inclusion and consistency proofs as JSON, with signed digests.",
@@ -159,16 +169,7 @@ def proof_inclusion(
     """Print the proof that an event is in the tree of --size entries (default the head)."""
     from ledger import proofs
 
-    key = _load_key(key_path)
-    ledger = _open_ledger(database_url)
-    try:
-        _print_json(proofs.inclusion(ledger, event_id, size, key))
-    except proofs.EventNotFound as exc:
-        raise _fail(str(exc), 2) from exc
-    except proofs.ProofError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        ledger.close()
+    _print_proof(key_path, database_url, lambda ledger, key: proofs.inclusion(ledger, event_id, size, key))
 
 
 @proof_app.command("consistency")
@@ -181,14 +182,7 @@ def proof_consistency(
     """Print the proof that the tree of NEW_SIZE entries extends the tree of OLD_SIZE entries."""
     from ledger import proofs
 
-    key = _load_key(key_path)
-    ledger = _open_ledger(database_url)
-    try:
-        _print_json(proofs.consistency(ledger, old_size, new_size, key))
-    except proofs.ProofError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        ledger.close()
+    _print_proof(key_path, database_url, lambda ledger, key: proofs.consistency(ledger, old_size, new_size, key))
 
 
 def verify_proof(
