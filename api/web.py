@@ -16,6 +16,7 @@ import hashlib
 import secrets
 import threading
 from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -376,19 +377,18 @@ def _sorted(section: Section, view: View) -> Section:
 
 
 def _install_pages(app: FastAPI, web: Web) -> None:
-    @app.get("/web/", include_in_schema=False)
-    def overview(request: Request) -> Response:
-        user, view = web.user(request), View.of(request)
-        report = web.report(view, "overview")
-        return web.page("web/overview.html", view, user, report=report, main=_sorted(report.sections[0], view),
-                        link=_agreement_link(view), downloads=[web.downloads(view, "overview")])
+    def listing(name: str) -> Callable[[Request], Response]:
+        """The overview and the recipients page: one report, one sortable table."""
+        def page(request: Request) -> Response:
+            user, view = web.user(request), View.of(request)
+            report = web.report(view, name)
+            return web.page("web/overview.html", view, user, report=report, main=_sorted(report.sections[0], view),
+                            link=_agreement_link(view), downloads=[web.downloads(view, name)])
 
-    @app.get("/web/recipients", include_in_schema=False)
-    def recipients(request: Request) -> Response:
-        user, view = web.user(request), View.of(request)
-        report = web.report(view, "recipients")
-        return web.page("web/overview.html", view, user, report=report, main=_sorted(report.sections[0], view),
-                        link=_agreement_link(view), downloads=[web.downloads(view, "recipients")])
+        return page
+
+    app.get("/web/", include_in_schema=False)(listing("overview"))
+    app.get("/web/recipients", include_in_schema=False)(listing("recipients"))
 
     @app.get("/web/agreements/{agreement_id}", include_in_schema=False)
     def agreement(request: Request, agreement_id: str) -> Response:
