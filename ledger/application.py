@@ -27,6 +27,7 @@ from ledger.terms import Agreement
 from projections.views import LedgerViews, LedgerViewsProjection, PostgresLedgerViews, SQLiteLedgerViews
 from ledger.timeparams import format_recorded
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal, entry_hash
+from ledger.stored import decode_entry
 
 MAX_BATCH = 10_000
 APPEND_ATTEMPTS = 20
@@ -170,13 +171,12 @@ class Ledger(Application[Any]):
             notifications = self.recorder.select_notifications(start, batch_size, inclusive_of_start=False)
             if not notifications:
                 return seen
-            decoded = [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+            decoded = [(n.id, decode_entry(n, self.mapper)) for n in notifications]
             last = notifications[-1].id
             for view, projection in self.projections:
                 if last <= positions[id(view)]:
                     continue
-                entries = [e.entry() for nid, e in decoded
-                           if nid > positions[id(view)] and isinstance(e, Journal.EntryRecorded)]
+                entries = [e for nid, e in decoded if nid > positions[id(view)] and e is not None]
                 projection.process_batch(entries, Tracking(self.name, last))
                 positions[id(view)] = last
             start = last
@@ -239,12 +239,11 @@ class Ledger(Application[Any]):
     def _check_stored(self, stored: Any, position: int, prev_hash: str) -> tuple[str | None, Entry | None]:
         """(what is wrong with the stored entry or None, the decoded entry)."""
         try:
-            event = self.mapper.to_domain_event(stored)
+            entry = decode_entry(stored, self.mapper)
         except Exception as exc:  # noqa: BLE001 - any decoding failure is tampering
             return f"stored event cannot be decoded ({type(exc).__name__})", None
-        if not isinstance(event, Journal.EntryRecorded):
+        if entry is None:
             return "stored record is not a journal entry", None
-        entry = event.entry()
         if entry.position != position:
             return f"entry says position {entry.position} but is stored at {position}: reordered or moved", entry
         if entry.prev_hash != prev_hash:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import orjson
 from eventsourcing.domain import Aggregate, event
 
 JOURNAL_ID = uuid5(NAMESPACE_URL, "urn:grant-ledger:journal")
@@ -22,8 +23,38 @@ GENESIS_HASH = "0" * 64
 
 
 def canonical_json(value: Any) -> bytes:
-    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8."""
+    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8.
+
+    Defined as ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``. orjson writes the same bytes for every value without floats
+    (strings, ints, booleans, null, lists, objects with string keys: a hypothesis test
+    holds it to that) at about twice the speed, which is most of a full verify's time;
+    floats (which no event schema has) and whatever orjson refuses go the standard way.
+    """
+    if _floatless(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # a huge int, a surrogate, a non-string key: the standard encoder decides
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _floatless(value: Any) -> bool:
+    """True when no float is nested anywhere in a dict or list (orjson and json differ on floats)."""
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind is not float
+    for item in items:
+        kind = type(item)
+        if kind is float:
+            return False
+        if (kind is dict or kind is list or kind is tuple) and not _floatless(item):
+            return False
+    return True
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:

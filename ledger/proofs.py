@@ -25,7 +25,8 @@ from array import array
 from bisect import bisect_left
 from typing import Any
 
-from ledger.journal import JOURNAL_ID, Entry, Journal, canonical_json
+from ledger.journal import JOURNAL_ID, Entry, canonical_json
+from ledger.stored import decode_entry
 from ledger.merkle import MerkleError, MerkleTree
 from ledger.signing import SigningKey
 from ledger.verifier import CONSISTENCY_FORMAT, INCLUSION_FORMAT, leaf_hash
@@ -81,15 +82,15 @@ class JournalTree:
 
 def decode(ledger: Any, record: Any) -> Entry:
     try:
-        event = ledger.mapper.to_domain_event(record)
+        entry = decode_entry(record, ledger.mapper)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be decoded was tampered with
         raise ProofError(
             f"the stored journal record at position {record.originator_version - 1} cannot be decoded "
             f"({type(exc).__name__}): run `ledger verify`"
         ) from exc
-    if not isinstance(event, Journal.EntryRecorded):
+    if entry is None:
         raise ProofError(f"the stored record at position {record.originator_version - 1} is not a journal entry")
-    return event.entry()
+    return entry
 
 
 _trees: weakref.WeakKeyDictionary[Any, JournalTree] = weakref.WeakKeyDictionary()
