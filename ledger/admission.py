@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +24,22 @@ from ledger.index import JournalIndex
 
 #: Fields that name another event which must already be recorded.
 EVENT_REFERENCES = ("corrects", "retracted_event_id", "requisition_event_id", "reclaim_event_id")
+
+
+def references(event: EventBase) -> list[tuple[str, str]]:
+    """(field, event id) for each recorded event this one refers to."""
+    found = []
+    for name in _reference_fields(type(event)):
+        value = getattr(event, name)
+        if value is not None:
+            found.append((name, str(value)))
+    return found
+
+
+@cache
+def _reference_fields(kind: type[EventBase]) -> tuple[str, ...]:
+    # Only the fields this kind has: asking a pydantic model for a missing one is slow.
+    return tuple(name for name in EVENT_REFERENCES if name in kind.model_fields)
 
 
 @dataclass(frozen=True)
@@ -94,17 +111,18 @@ class _Known:
 
     def parts_of(self, agreement_id: str) -> set[str] | None:
         if agreement_id not in self.agreements:
-            terms = self.index.agreement(agreement_id)
-            self.agreements[agreement_id] = {p["part_id"] for p in terms["parts"]} if terms else None
+            self.agreements[agreement_id] = self.index.part_ids(agreement_id)
         return self.agreements[agreement_id]
 
 
-def check_references(events: Sequence[EventBase], index: JournalIndex, today: dt.date) -> list[FieldError]:
-    """Check every event against the journal and against the earlier events of the batch."""
-    known = _Known(index=index, recipients=index.recipient_ids())
+def check_references(events: Sequence[EventBase], index: JournalIndex, today: dt.date,
+                     recipients: set[str]) -> list[FieldError]:
+    """Check every event against the journal (``recipients``: those it has registered) and
+    against the earlier events of the batch."""
+    known = _Known(index=index, recipients=set(recipients))
     ids = [str(e.event_id) for e in events]
     taken = index.existing_event_ids(ids)
-    referenced = {str(getattr(e, f)) for e in events for f in EVENT_REFERENCES if getattr(e, f, None)}
+    referenced = {ref for e in events for _name, ref in references(e)}
     known.event_ids = index.existing_event_ids(referenced)
     errors: list[FieldError] = []
     for item, event in enumerate(events):
@@ -120,9 +138,8 @@ def _problems(event: EventBase, known: _Known, taken: set[str], today: dt.date) 
         yield "event_id", "an event with this id is already recorded"
     if event.effective_date > today:
         yield "effective_date", f"{event.effective_date} is after the day it is recorded ({today}, Europe/Stockholm)"
-    for name in EVENT_REFERENCES:
-        ref = getattr(event, name, None)
-        if ref is not None and str(ref) not in known.event_ids:
+    for name, ref in references(event):
+        if ref not in known.event_ids:
             yield name, f"no recorded event has id {ref}"
     yield from _agreement_problems(event, known)
     for name, recipient in event.recipient_refs():

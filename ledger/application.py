@@ -31,6 +31,9 @@ from ledger.stored import decode_entry
 
 MAX_BATCH = 10_000
 APPEND_ATTEMPTS = 20
+#: A snapshot of the journal (length and head hash) every this many entries, so a process
+#: that starts cold replays at most this many entries to load it.
+SNAPSHOT_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ class Ledger(Application[Any]):
     """Huvudboken: records grant events and answers what was recorded."""
 
     name = "ledger"
-    snapshotting_intervals = {Journal: 500}  # noqa: RUF012 - the library reads it as a class attribute
+    # Snapshots are taken from the journal in memory after each append (see _keep): the
+    # library's own interval snapshots would replay up to 500 entries from the store each time.
+    is_snapshotting_enabled = True
 
     def __init__(self, config: DatabaseConfig | None = None, clock: Callable[[], dt.datetime] = utc_now):
         self.config = config or database_config()
@@ -81,6 +86,7 @@ class Ledger(Application[Any]):
         self.clock = clock
         self._append_lock = threading.Lock()
         self._catch_up_lock = threading.RLock()
+        self._reached = 0  # the notification id the read models stood at after the last catch-up
 
     # --- commands ----------------------------------------------------------------
 
@@ -96,20 +102,24 @@ class Ledger(Application[Any]):
         if errors:
             raise LedgerValidationError(errors)
         parsed = [e for e in events if e is not None]
-        with self._append_lock:
+        # The catch-up lock too: the read models stay where this append found them until
+        # its own entries are projected straight into them.
+        with self._append_lock, self._catch_up_lock:
             for _attempt in range(APPEND_ATTEMPTS):
                 journal = self._journal()
                 self.catch_up()
                 now = self.clock()
                 self.check(parsed, now)
                 entries = [self._stamp(journal, event, now, principal) for event in parsed]
+                before = journal.version - len(entries)
                 try:
-                    self.save(journal)
+                    recordings = self.save(journal)
                 except IntegrityError:
                     continue  # another writer took the position: reload and check again
                 try:
-                    self.catch_up()
-                except (OperationalError, InterfaceError):
+                    self._keep(journal, before)
+                    self._project_recorded(entries, recordings)
+                except (OperationalError, InterfaceError, IntegrityError):
                     pass  # recorded: the read models catch up on the next read or append
                 return entries
         raise JournalBusy("the journal is too busy: could not append after repeated conflicts; retry")
@@ -130,8 +140,9 @@ class Ledger(Application[Any]):
         each batch the same way); ``events`` are already parsed. Records nothing."""
         now = now or self.clock()
         today = now.astimezone(STOCKHOLM).date()
-        errors = check_references(events, self.index, today)
-        errors += duplicate_registration(events, self.index.recipient_ids())
+        recipients = self.index.recipient_ids()
+        errors = check_references(events, self.index, today, recipients)
+        errors += duplicate_registration(events, recipients)
         if errors:
             raise LedgerValidationError(sorted(errors, key=lambda e: e.item))
 
@@ -139,6 +150,31 @@ class Ledger(Application[Any]):
     def _stamp(journal: Journal, event: EventBase, now: dt.datetime, principal: str) -> Entry:
         payload = event.model_dump(mode="json")
         return journal.record(str(event.event_id), payload["kind"], format_recorded(now), principal, payload)
+
+    def _keep(self, journal: Journal, version_before: int) -> None:
+        """Keep the journal just saved as the cached one (the next append then reads only
+        what other writers recorded since), and snapshot it when it passed a multiple of
+        SNAPSHOT_EVERY. Both are shortcuts: the stored entries are the truth."""
+        if self.repository.cache is not None:
+            self.repository.cache.put(journal.id, journal)
+        if self.snapshots is not None and journal.version // SNAPSHOT_EVERY > version_before // SNAPSHOT_EVERY:
+            self.snapshots.put([Journal.Snapshot.take(journal)])
+
+    def _project_recorded(self, entries: list[Entry], recordings: Sequence[Any]) -> None:
+        """Bring the read models up to the entries just recorded without reading them back.
+
+        Only when the views stand right before them (the catch-up just before the save
+        brought them to ``_reached``, and nothing was recorded between); otherwise another
+        writer came first and the ordinary catch-up reads the journal.
+        """
+        first, last = recordings[0].notification.id, recordings[-1].notification.id
+        if first != self._reached + 1:  # PostgreSQL's ids may skip: look for what lies between
+            following = self.recorder.select_notifications(self._reached, 1, inclusive_of_start=False)
+            if not following or following[0].id != first:
+                self.catch_up()
+                return
+        self._write_views([(view, entries) for view, _ in self.projections], Tracking(self.name, last))
+        self._reached = last
 
     def _journal(self) -> Journal:
         try:
@@ -168,21 +204,32 @@ class Ledger(Application[Any]):
         positions = {id(v): v.max_tracking_id(self.name) or 0 for v, _ in self.projections}
         start, seen = min(positions.values()), 0
         while True:
+            self._reached = start
             notifications = self.recorder.select_notifications(start, batch_size, inclusive_of_start=False)
             if not notifications:
                 return seen
             decoded = [(n.id, decode_entry(n, self.mapper)) for n in notifications]
             last = notifications[-1].id
-            for view, projection in self.projections:
-                if last <= positions[id(view)]:
-                    continue
-                entries = [e for nid, e in decoded if nid > positions[id(view)] and e is not None]
-                projection.process_batch(entries, Tracking(self.name, last))
-                positions[id(view)] = last
+            pending = [(view, [e for nid, e in decoded if nid > positions[id(view)] and e is not None])
+                       for view, _ in self.projections if last > positions[id(view)]]
+            self._write_views(pending, Tracking(self.name, last))
+            positions.update((id(view), last) for view, _ in pending)
             start = last
             seen += len(notifications)
             if progress:
                 progress(len(notifications))
+
+    def _write_views(self, pending: list[tuple[Any, list[Entry]]], tracking: Tracking) -> None:
+        """Write each view's entries and its tracking position: in one transaction when the
+        views share a database (they do), so a page costs one commit, not one per view."""
+        if all(view.datastore is self.index.datastore for view, _ in pending):
+            with self.index.transaction(commit=True) as cursor:
+                for view, entries in pending:
+                    view.write(cursor, entries, tracking)
+            return
+        for view, entries in pending:
+            with view.transaction(commit=True) as cursor:
+                view.write(cursor, entries, tracking)
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Empty every read model and rebuild it from the journal."""

@@ -8,7 +8,6 @@ recorder, so it resumes after a crash without indexing an entry twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import singledispatchmethod
@@ -17,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from ledger.journal import Entry, Journal
+from ledger.journal import Entry, Journal, canonical_json, parse_json
 from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
 
 INDEX_DDL = (
@@ -39,7 +38,13 @@ INDEX_DDL = (
     "CREATE INDEX IF NOT EXISTS journal_index_recipient ON {s}journal_index (recipient_id, position)",
     "CREATE INDEX IF NOT EXISTS journal_index_kind ON {s}journal_index (kind, position)",
     "CREATE INDEX IF NOT EXISTS journal_index_recorded_by ON {s}journal_index (recorded_by, position)",
+    # the terms in force: a seek, where (agreement_id, position) walked back over every event
+    "CREATE INDEX IF NOT EXISTS journal_index_terms ON {s}journal_index (agreement_id, kind, position)",
 )
+
+#: The position of the agreement's terms in force (its last decision or amendment).
+TERMS_POSITION = ("SELECT MAX(position) FROM {s}journal_index WHERE agreement_id = ?"
+                  " AND kind IN ('agreement_decided', 'agreement_amended')")
 
 COLUMNS = (
     "position, event_id, kind, agreement_id, part_id, recipient_id, effective_date,"
@@ -77,14 +82,14 @@ def _row(entry: Entry) -> tuple[Any, ...]:
         payload.get("corrects"),
         entry.prev_hash,
         entry.hash,
-        json.dumps(payload, ensure_ascii=False, sort_keys=True),
+        canonical_json(payload).decode("utf-8"),
     )
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     """An index row as the API and CLI show it."""
     out = dict(row)
-    out["payload"] = json.loads(out["payload"])
+    out["payload"] = parse_json(out["payload"])
     return out
 
 
@@ -95,15 +100,23 @@ class JournalIndex(SqlView):
     view_name = "journal_index"
     tables = ("journal_index",)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parts: dict[str, tuple[int, frozenset[str]]] = {}  # agreement -> (terms' position, part ids)
+
     def index_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
         """Index entries and record the tracking position in one transaction."""
         with self.transaction(commit=True) as cursor:
-            if entries:
-                cursor.executemany(
-                    self.sql(f"INSERT INTO {{s}}journal_index ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-                    [_row(e) for e in entries],
-                )
-            self._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
+            self.write(cursor, entries, tracking)
+
+    def write(self, cursor: Any, entries: Sequence[Entry], tracking: Tracking) -> None:
+        """Index entries and record the tracking position in the caller's transaction."""
+        if entries:
+            cursor.executemany(
+                self.sql(f"INSERT INTO {{s}}journal_index ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+                [_row(e) for e in entries],
+            )
+        self._insert_tracking(cursor, tracking)
 
     def existing_event_ids(self, event_ids: Iterable[str]) -> set[str]:
         ids = list(event_ids)
@@ -125,12 +138,25 @@ class JournalIndex(SqlView):
 
     def agreement(self, agreement_id: str) -> dict[str, Any] | None:
         """The agreement as last decided or amended (the terms in force), or None."""
-        rows = self.query(
-            "SELECT payload FROM {s}journal_index WHERE agreement_id = ?"
-            " AND kind IN ('agreement_decided', 'agreement_amended') ORDER BY position DESC LIMIT 1",
-            [agreement_id],
-        )
-        return json.loads(rows[0]["payload"])["agreement"] if rows else None
+        rows = self.query(f"SELECT payload FROM {{s}}journal_index WHERE position = ({TERMS_POSITION})",
+                          [agreement_id])
+        return parse_json(rows[0]["payload"])["agreement"] if rows else None
+
+    def part_ids(self, agreement_id: str) -> set[str] | None:
+        """The part ids of the agreement's terms in force, or None if it is not decided.
+
+        Every append checks its events' parts; decoding the whole agreement (tens of kB)
+        each time was a tenth of an append, so the parts are kept per terms' position.
+        """
+        position = self.scalar(TERMS_POSITION, [agreement_id])
+        if position is None:
+            return None
+        cached = self._parts.get(agreement_id)
+        if cached is None or cached[0] != position:
+            terms = self.agreement(agreement_id)
+            cached = (position, frozenset(p["part_id"] for p in terms["parts"]) if terms else frozenset())
+            self._parts[agreement_id] = cached
+        return set(cached[1])
 
     def agreement_ids(self) -> list[str]:
         rows = self.query(

@@ -9,7 +9,6 @@ journal is never replayed to answer one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from ledger.journal import Entry, Journal
+from ledger.journal import Entry, Journal, canonical_json, parse_json
 from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
 from projections.postings import DOCUMENT_KINDS, agreement_of, event_postings, superseded_ids
 
@@ -58,11 +57,15 @@ class LedgerViews(SqlView):
 
     def apply_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
         with self.transaction(commit=True) as cursor:
-            pending = _Pending(self, cursor)
-            for entry in entries:
-                self._apply(cursor, entry, pending)
-            pending.flush()
-            self._insert_tracking(cursor, tracking)
+            self.write(cursor, entries, tracking)
+
+    def write(self, cursor: Any, entries: Sequence[Entry], tracking: Tracking) -> None:
+        """Apply entries and record the tracking position in the caller's transaction."""
+        pending = _Pending(self, cursor)
+        for entry in entries:
+            self._apply(cursor, entry, pending)
+        pending.flush()
+        self._insert_tracking(cursor, tracking)
 
     def _apply(self, cursor: Any, entry: Entry, pending: _Pending) -> None:
         agreement_id = agreement_of(entry)
@@ -94,7 +97,7 @@ class LedgerViews(SqlView):
             pending.documents.append(
                 (entry.event_id, entry.position, entry.kind, agreement_id, payload.get("part_id"),
                  payload.get("recipient_id"), effective, entry.recorded_at, None, payload.get("corrects"),
-                 json.dumps(payload, ensure_ascii=False, sort_keys=True))
+                 canonical_json(payload).decode("utf-8"))
             )
 
     def _effective_date(self, cursor: Any, entry: Entry, agreement_id: str) -> str:
@@ -130,7 +133,7 @@ class LedgerViews(SqlView):
             [agreement_id, p["recipient_id"]],
         )
         earlier = [row["event_id"] for row in cursor.fetchall()
-                   if _report_key(json.loads(row["payload"])) == _report_key(p)]
+                   if _report_key(parse_json(row["payload"])) == _report_key(p)]
         if not earlier:
             return postings
         cursor.execute(
@@ -176,7 +179,7 @@ class LedgerViews(SqlView):
         rows = self.query(f"SELECT {DOCUMENT_COLUMNS} FROM {{s}}documents WHERE {' AND '.join(clauses)}"
                           " ORDER BY position", params)
         for row in rows:
-            row["payload"] = json.loads(row["payload"])
+            row["payload"] = parse_json(row["payload"])
         return rows
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:

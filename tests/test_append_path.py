@@ -1,0 +1,106 @@
+"""The append path's shortcuts change nothing a reader can see.
+
+An append keeps its journal in memory, snapshots it from memory, projects its own entries
+straight into the read models, and caches an agreement's part ids. Each test checks the
+outcome against what a fresh process reading the database would find.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import catalogue
+from ledger.admission import LedgerValidationError
+from ledger.application import SNAPSHOT_EVERY, Ledger
+from ledger.config import database_config
+from ledger.journal import JOURNAL_ID
+from tests.scenarios.builders import kr, payout, requisition
+
+AGREEMENT, PART = "god-och-nara-vard-2020", "nara-vard"
+REGIONS = ("region-skane", "region-gotland", "region-uppsala")
+
+
+def _requisitions(count: int) -> list[dict]:
+    return [requisition(AGREEMENT, PART, REGIONS[i % 3], kr(1000 + i), "2020-06-01") for i in range(count)]
+
+
+def _reads(ledger: Ledger) -> tuple:
+    return ledger.head(), ledger.views.dump(), ledger.list_events()
+
+
+def test_a_fresh_process_loads_the_journal_from_a_snapshot_taken_in_memory(loaded_ledger: Ledger) -> None:
+    ledger = loaded_ledger
+    for _ in range(3):
+        ledger.append(_requisitions(SNAPSHOT_EVERY // 2 + 7), "finance")
+    length, head = ledger.head()
+    [snapshot] = ledger.snapshots.get(JOURNAL_ID, desc=True, limit=1)
+    assert snapshot.originator_version > SNAPSHOT_EVERY
+    assert snapshot.state["length"] == snapshot.originator_version - 1  # version 1 opened the journal
+
+    other = Ledger(database_config(ledger.config.url))
+    try:
+        journal = other._journal()
+        assert (journal.length, journal.head_hash) == (length, head)
+        assert other.verify().ok
+    finally:
+        other.close()
+
+
+def test_two_writers_interleaving_leave_each_ones_read_models_complete(loaded_ledger: Ledger) -> None:
+    first = loaded_ledger
+    second = Ledger(database_config(first.config.url))
+    try:
+        for round_ in range(3):
+            first.append(_requisitions(3 + round_), "finance-a")
+            second.append(_requisitions(2), "finance-b")  # the second writer's entries lie between
+        first.append(_requisitions(1), "finance-a")
+        length, _ = first.head()
+        assert length == first._journal().length
+        recorded = {e["recorded_by"] for e in first.list_events()}
+        assert {"finance-a", "finance-b"} <= recorded
+        incremental = _reads(first)
+        first.rebuild()
+        assert _reads(first) == incremental
+    finally:
+        second.close()
+
+
+def test_an_append_refused_after_a_rival_took_the_position_is_checked_again(loaded_ledger: Ledger) -> None:
+    ledger = loaded_ledger
+    rival = Ledger(database_config(ledger.config.url))
+    try:
+        ledger.append(_requisitions(1), "finance")  # the journal is now cached in `ledger`
+        rival.append(_requisitions(2), "rival")  # ...and is stale there
+        entries = ledger.append(_requisitions(1), "finance")
+        assert entries[0].position == ledger.head()[0]
+        assert [e["recorded_by"] for e in ledger.list_events()][-4:] == ["finance", "rival", "rival", "finance"]
+        assert ledger.verify().ok
+    finally:
+        rival.close()
+
+
+def test_an_amendment_that_drops_a_part_refuses_events_for_it_afterwards(loaded_ledger: Ledger) -> None:
+    ledger = loaded_ledger
+    ledger.append([requisition(AGREEMENT, PART, "region-skane", kr(10), "2020-06-01")], "finance")  # parts cached
+    terms = catalogue.catalogue()[AGREEMENT].model_dump(mode="json")
+    kept = [p for p in terms["parts"] if p["part_id"] != PART]
+    assert kept and len(kept) < len(terms["parts"])
+    amendment = {"kind": "agreement_amended", "event_id": "00000000-0000-4000-8000-0000000a2020",
+                 "effective_date": "2020-07-01", "agreement": {**terms, "parts": kept}, "reason": "test"}
+    ledger.append([amendment], "admin")
+    length = ledger.head()[0]
+    with pytest.raises(LedgerValidationError) as refused:
+        ledger.append([requisition(AGREEMENT, PART, "region-skane", kr(10), "2020-07-02")], "finance")
+    assert [(e.field, e.reason.split(" (")[0]) for e in refused.value.errors] == [
+        ("part_id", f"agreement {AGREEMENT!r} has no part {PART!r}")]
+    assert ledger.head()[0] == length
+
+
+def test_read_models_written_by_the_append_equal_a_rebuild_on_both_backends(loaded_ledger: Ledger) -> None:
+    ledger = loaded_ledger
+    ledger.append(_requisitions(40), "finance")
+    for i in range(5):
+        ledger.append([payout(AGREEMENT, PART, REGIONS[i % 3], kr(500 + i), "2020-06-15")], "finance")
+    before = _reads(ledger)
+    ledger.rebuild()
+    assert _reads(ledger) == before
