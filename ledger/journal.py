@@ -39,6 +39,15 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def parse_json(text: str | bytes) -> Any:
+    """JSON text the ledger wrote back into values: orjson, or the standard parser for what
+    orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _floatless(value: Any) -> bool:
     """True when no float is nested anywhere in a dict or list (orjson and json differ on floats)."""
     kind = type(value)
