@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresFactory
 
-from ledger import catalogue
+from ledger import catalogue, chain
 from ledger.admission import FieldError, LedgerValidationError, check_references, duplicate_registration, parse_events
 from ledger.calendar import STOCKHOLM
 from ledger.config import DatabaseConfig, database_config
@@ -26,7 +26,7 @@ from ledger.index import EventFilter, JournalIndex, JournalIndexProjection, Post
 from ledger.terms import Agreement
 from projections.views import LedgerViews, LedgerViewsProjection, PostgresLedgerViews, SQLiteLedgerViews
 from ledger.timeparams import format_recorded
-from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal, entry_hash
+from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal
 from ledger.stored import decode_entry
 
 MAX_BATCH = 10_000
@@ -235,7 +235,10 @@ class Ledger(Application[Any]):
         """Empty every read model and rebuild it from the journal."""
         for view, _ in self.projections:
             view.reset(self.name)
-        return self.catch_up(batch_size=5000, progress=progress)
+        seen = self.catch_up(batch_size=5000, progress=progress)
+        for view, _ in self.projections:
+            view.restore_indexes()
+        return seen
 
     # --- reads ---------------------------------------------------------------------
 
@@ -267,37 +270,21 @@ class Ledger(Application[Any]):
 
     # --- verification --------------------------------------------------------------
 
-    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyResult:
-        """Recompute the hash chain over every stored entry, in journal order."""
-        prev_hash, expected = GENESIS_HASH, 1
-        for version, stored in self.entries():
-            position = version - 1
-            if position != expected:
-                return VerifyResult(expected - 1, prev_hash, VerifyProblem(expected, _gap_reason(expected, position)))
-            problem, entry = self._check_stored(stored, position, prev_hash)
-            if problem or entry is None:
-                return VerifyResult(expected - 1, prev_hash, VerifyProblem(position, problem or "unreadable"))
-            prev_hash = entry.hash  # decoded once: decoding is most of a full verify's time
-            expected += 1
-            if progress:
-                progress(1)
-        return self._verify_tail(expected - 1, prev_hash)
+    #: Journals at least this long are checked by worker processes on every core (ledger/chain.py).
+    verify_parallel_from = chain.PARALLEL_FROM
 
-    def _check_stored(self, stored: Any, position: int, prev_hash: str) -> tuple[str | None, Entry | None]:
-        """(what is wrong with the stored entry or None, the decoded entry)."""
-        try:
-            entry = decode_entry(stored, self.mapper)
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is tampering
-            return f"stored event cannot be decoded ({type(exc).__name__})", None
-        if entry is None:
-            return "stored record is not a journal entry", None
-        if entry.position != position:
-            return f"entry says position {entry.position} but is stored at {position}: reordered or moved", entry
-        if entry.prev_hash != prev_hash:
-            return "previous-hash link broken: an entry before it was altered, removed or inserted", entry
-        if entry_hash(prev_hash, entry.hashed_content()) != entry.hash:
-            return "content does not match its hash: the stored event was altered", entry
-        return None, entry
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyResult:
+        """Recompute the hash chain over every stored entry, in journal order.
+
+        ``progress`` is called with the number of entries checked since its last call."""
+        journal = chain.JournalRows.of(self.recorder)
+        if chain.can_split(self) and journal.last_version() - 1 >= self.verify_parallel_from:
+            walk = chain.verify_split(self, journal, progress)
+        else:
+            walk = chain.walk(journal, 1, GENESIS_HASH, self.mapper, progress)
+        if walk.problem:
+            return VerifyResult(walk.expected - 1, walk.prev_hash, VerifyProblem(*walk.problem))
+        return self._verify_tail(walk.expected - 1, walk.prev_hash)
 
     def _verify_tail(self, length: int, head_hash: str) -> VerifyResult:
         """The index keeps its own copy of the head: a shorter journal lost entries at the end."""
@@ -308,9 +295,3 @@ class Ledger(Application[Any]):
         if indexed_length == length and indexed_hash not in (None, head_hash):
             return VerifyResult(length, head_hash, VerifyProblem(length, "head hash differs from the one recorded"))
         return VerifyResult(length, head_hash, None)
-
-
-def _gap_reason(expected: int, found: int) -> str:
-    if found > expected:
-        return f"entry {expected} is missing (next stored entry is {found}): removed"
-    return f"entry {found} stored again after {expected - 1}: inserted or duplicated"

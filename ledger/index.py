@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from ledger.journal import Entry, Journal, canonical_json, parse_json
+from ledger.journal import Entry, Journal, json_text, parse_json
 from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
 
 INDEX_DDL = (
@@ -82,7 +82,7 @@ def _row(entry: Entry) -> tuple[Any, ...]:
         payload.get("corrects"),
         entry.prev_hash,
         entry.hash,
-        canonical_json(payload).decode("utf-8"),
+        json_text(payload),
     )
 
 
@@ -99,6 +99,8 @@ class JournalIndex(SqlView):
     ddl = INDEX_DDL
     view_name = "journal_index"
     tables = ("journal_index",)
+    query_indexes = ("journal_index_agreement", "journal_index_recipient", "journal_index_kind",
+                     "journal_index_recorded_by", "journal_index_terms")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -39,6 +39,15 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def json_text(value: Any) -> str:
+    """Compact JSON text with sorted keys for the read models' payload columns. Not hashed,
+    so its exact bytes don't matter: orjson, or the standard encoder for what it refuses."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def parse_json(text: str | bytes) -> Any:
     """JSON text the ledger wrote back into values: orjson, or the standard parser for what
     orjson refuses (integers beyond 64 bits)."""

@@ -18,6 +18,9 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
 
+SQLITE_CACHE = "PRAGMA cache_size = -65536"  # KiB: 64 MB
+
+
 class SqlView:
     """Mixin for a tracking recorder with its own tables.
 
@@ -27,9 +30,11 @@ class SqlView:
 
     #: CREATE TABLE / CREATE INDEX statements, with {s} before each table name.
     ddl: Sequence[str] = ()
-    #: Names this view's tracking row; the tables it drops on a rebuild.
+    #: Names this view's tracking row; the tables it empties on a rebuild.
     view_name: str = "view"
     tables: Sequence[str] = ()
+    #: Indexes no write reads: dropped for a rebuild and built again after it.
+    query_indexes: Sequence[str] = ()
 
     def tracking_name(self, application_name: str) -> str:
         # The library's own migration marker row must keep its name.
@@ -45,12 +50,26 @@ class SqlView:
         super()._insert_tracking(cursor, named)  # type: ignore[misc]
 
     def reset(self, application_name: str) -> None:
-        """Empty this view's tables and forget its position, for a full rebuild."""
+        """Empty this view's tables and forget its position, for a full rebuild.
+
+        Also drops the indexes only queries use: filling a table and then building an
+        index over it is faster than keeping the index up to date row by row.
+        ``restore_indexes`` builds them again (and so does opening the ledger, should a
+        rebuild stop half-way).
+        """
         with self.transaction(commit=True) as cursor:
             for table in self.tables:
                 cursor.execute(self.sql(f"DELETE FROM {{s}}{table}"))
             cursor.execute(self.sql(f"DELETE FROM {{s}}{self.tracking_table} WHERE application_name = ?"),
                            [self.tracking_name(application_name)])
+            for name in self.query_indexes:
+                cursor.execute(self.sql(f"DROP INDEX IF EXISTS {{s}}{name}"))
+
+    def restore_indexes(self) -> None:
+        """Create whatever index of the view is missing (every DDL statement is IF NOT EXISTS)."""
+        with self.transaction(commit=True) as cursor:
+            for statement in self.ddl:
+                cursor.execute(self.sql(statement))
 
     @property
     def tracking_table(self) -> str:
@@ -73,6 +92,10 @@ class SqlView:
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Any]:
         with self.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
+            if not self.is_postgres:
+                # SQLite's default page cache is 2 MB; the read models' indexes on random
+                # event ids thrash it once the tables outgrow it (per connection, so per use).
+                cursor.execute(SQLITE_CACHE)
             yield cursor
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

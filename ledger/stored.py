@@ -20,7 +20,6 @@ from eventsourcing.utils import get_topic
 from ledger.journal import Entry, Journal
 
 ENTRY_TOPIC = get_topic(Journal.EntryRecorded)
-_TEXT_FIELDS = ("event_id", "kind", "recorded_at", "recorded_by", "prev_hash", "hash")
 
 
 def decode_entry(stored: Any, mapper: Any) -> Entry | None:
@@ -35,13 +34,30 @@ def decode_entry(stored: Any, mapper: Any) -> Entry | None:
 
 
 def _fast(state: bytes) -> Entry | None:
+    value = entry_fields(state)
+    if value is None:
+        return None
+    return Entry(value["position"], value["event_id"], value["kind"], value["recorded_at"], value["recorded_by"],
+                 value["payload"], value["prev_hash"], value["hash"])
+
+
+def entry_fields(state: bytes) -> dict[str, Any] | None:
+    """The stored JSON object when it has every entry field with the right type, else None.
+
+    The chain check (ledger/chain.py) reads the fields straight from this dict: building an
+    Entry per record is measurable at a million records. Written out rather than looped
+    over the field names for the same reason.
+    """
     try:
         value = orjson.loads(state)
     except orjson.JSONDecodeError:
         return None
-    if type(value) is not dict or type(value.get("position")) is not int or type(value.get("payload")) is not dict:
+    if type(value) is not dict:
         return None
-    if any(type(value.get(name)) is not str for name in _TEXT_FIELDS):
+    get = value.get
+    if (type(get("position")) is not int or type(get("payload")) is not dict or type(get("event_id")) is not str
+            or type(get("kind")) is not str or type(get("recorded_at")) is not str
+            or type(get("recorded_by")) is not str or type(get("prev_hash")) is not str
+            or type(get("hash")) is not str):
         return None
-    return Entry(value["position"], value["event_id"], value["kind"], value["recorded_at"], value["recorded_by"],
-                 value["payload"], value["prev_hash"], value["hash"])
+    return value

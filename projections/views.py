@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from ledger.journal import Entry, Journal, canonical_json, parse_json
+from ledger.journal import Entry, Journal, json_text, parse_json
 from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
 from projections.postings import DOCUMENT_KINDS, agreement_of, event_postings, superseded_ids
 
@@ -38,6 +38,8 @@ VIEWS_DDL = (
     "CREATE INDEX IF NOT EXISTS documents_recipient ON {s}documents (recipient_id, kind)",
     # agreement_ids(): the visible decisions, without scanning every document
     "CREATE INDEX IF NOT EXISTS documents_kind ON {s}documents (kind, effective_date)",
+    # a restated expense report finds the earlier ones of its recipient by a seek
+    "CREATE INDEX IF NOT EXISTS documents_report ON {s}documents (agreement_id, recipient_id, kind)",
 )
 
 VISIBLE = "effective_date <= ? AND recorded_at <= ? AND (superseded_at IS NULL OR superseded_at > ?)"
@@ -54,6 +56,8 @@ class LedgerViews(SqlView):
     ddl = VIEWS_DDL
     view_name = "ledger_views"
     tables = ("postings", "documents")
+    # The documents' agreement and report indexes stay: amendments and restated reports read them.
+    query_indexes = ("postings_agreement", "postings_recipient", "documents_recipient", "documents_kind")
 
     def apply_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
         with self.transaction(commit=True) as cursor:
@@ -79,8 +83,7 @@ class LedgerViews(SqlView):
         for event_id in superseded_ids(entry):
             self._supersede(cursor, "event_id = ?", [event_id], entry.recorded_at)
         if entry.kind == "agreement_amended":
-            self._supersede(cursor, "agreement_id = ? AND kind IN ('agreement_decided', 'agreement_amended')",
-                            [agreement_id], entry.recorded_at)
+            self._supersede_terms(cursor, agreement_id, entry.recorded_at)
         postings = event_postings(entry.kind, payload)
         if entry.kind == "expense_report_received":
             postings = self._restated_report_postings(cursor, entry, agreement_id, postings)
@@ -97,7 +100,7 @@ class LedgerViews(SqlView):
             pending.documents.append(
                 (entry.event_id, entry.position, entry.kind, agreement_id, payload.get("part_id"),
                  payload.get("recipient_id"), effective, entry.recorded_at, None, payload.get("corrects"),
-                 canonical_json(payload).decode("utf-8"))
+                 json_text(payload))
             )
 
     def _effective_date(self, cursor: Any, entry: Entry, agreement_id: str) -> str:
@@ -115,6 +118,16 @@ class LedgerViews(SqlView):
                 self.sql(f"UPDATE {{s}}{table} SET superseded_at = ? WHERE {where} AND superseded_at IS NULL"),
                 [recorded_at, *params],
             )
+
+    def _supersede_terms(self, cursor: Any, agreement_id: str, recorded_at: str) -> None:
+        """An amendment replaces the terms in force: their documents, and their postings found
+        through the documents' event ids (a seek on the postings' key, no agreement index)."""
+        terms = "agreement_id = ? AND kind IN ('agreement_decided', 'agreement_amended') AND superseded_at IS NULL"
+        cursor.execute(self.sql("UPDATE {s}postings SET superseded_at = ? WHERE superseded_at IS NULL"
+                                f" AND event_id IN (SELECT event_id FROM {{s}}documents WHERE {terms})"),
+                       [recorded_at, agreement_id])
+        cursor.execute(self.sql(f"UPDATE {{s}}documents SET superseded_at = ? WHERE {terms}"),
+                       [recorded_at, agreement_id])
 
     def _restated_report_postings(self, cursor: Any, entry: Entry, agreement_id: str,
                                   postings: list[Any]) -> list[Any]:

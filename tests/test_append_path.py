@@ -14,6 +14,7 @@ from ledger.admission import LedgerValidationError
 from ledger.application import SNAPSHOT_EVERY, Ledger
 from ledger.config import database_config
 from ledger.journal import JOURNAL_ID
+from tests.conftest import raw_sql
 from tests.scenarios.builders import kr, payout, requisition
 
 AGREEMENT, PART = "god-och-nara-vard-2020", "nara-vard"
@@ -104,3 +105,23 @@ def test_read_models_written_by_the_append_equal_a_rebuild_on_both_backends(load
     before = _reads(ledger)
     ledger.rebuild()
     assert _reads(ledger) == before
+
+
+def _index_names(ledger: Ledger) -> set[str]:
+    if ledger.config.backend == "sqlite":
+        rows = raw_sql(ledger, "SELECT name FROM sqlite_master WHERE type = 'index'")
+    else:
+        rows = raw_sql(ledger, "SELECT indexname FROM pg_indexes WHERE schemaname = %s",
+                       (ledger.config.env["POSTGRES_SCHEMA"],))
+    return {r[0] for r in rows}
+
+
+def test_a_rebuild_drops_the_query_indexes_and_builds_them_again(loaded_ledger: Ledger) -> None:
+    ledger = loaded_ledger
+    query_indexes = {*ledger.index.query_indexes, *ledger.views.query_indexes}
+    assert query_indexes <= _index_names(ledger)
+    ledger.views.reset(ledger.name)
+    assert not query_indexes & _index_names(ledger) - set(ledger.index.query_indexes)
+    ledger.rebuild()
+    assert query_indexes <= _index_names(ledger)
+    assert ledger.views.trial_balance("2030-01-01", "2100-01-01T00:00:00Z") == 0
