@@ -13,7 +13,7 @@ from projections.balances import agreement_total, balance_lines, due_back
 from projections.findings import findings
 from projections.obligations import obligations
 from projections.reclaims import reclaim_lines
-from projections.state import BALANCE_KINDS, AgreementState, Clock, agreement_ids, agreement_state
+from projections.state import BALANCE_KINDS, AgreementState, Clock, agreement_state, agreement_states
 from projections.views import LedgerViews
 
 
@@ -25,9 +25,10 @@ class Filters:
 
 
 def _states(views: LedgerViews, clock: Clock, flt: Filters, kinds: tuple[str, ...] = ()) -> list[AgreementState]:
-    ids = [flt.agreement_id] if flt.agreement_id else agreement_ids(views, clock)
-    states = [agreement_state(views, i, clock, flt.recipient_id, kinds) for i in ids]
-    return [s for s in states if s is not None]
+    if not flt.agreement_id:
+        return agreement_states(views, clock, flt.recipient_id, kinds)
+    state = agreement_state(views, flt.agreement_id, clock, flt.recipient_id, kinds)
+    return [state] if state is not None else []
 
 
 def _part_ok(row: dict[str, Any], flt: Filters) -> bool:

@@ -8,6 +8,7 @@ the visible documents), never from a replay of the journal. The report modules
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -126,19 +127,58 @@ def agreement_state(views: LedgerViews, agreement_id: str, clock: Clock,
     """
     as_of, known_at = clock.params
     documents = views.documents(as_of, known_at, agreement_id=agreement_id, kinds=kinds)
+    sums = views.account_sums(as_of, known_at, agreement_id=agreement_id, recipient_id=recipient_id)
+    return _state(views, clock, documents, sums, recipient_id)
+
+
+def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None = None,
+                     kinds: Sequence[str] = ()) -> list[AgreementState]:
+    """Every agreement decided as known at ``clock``, by agreement id: two queries in all,
+    not two per agreement."""
+    as_of, known_at = clock.params
+    documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in views.documents(as_of, known_at, kinds=kinds):
+        documents[doc["agreement_id"]].append(doc)
+    sums: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in views.account_sums(as_of, known_at, recipient_id=recipient_id):
+        sums[row["agreement_id"]].append(row)
+    states = (_state(views, clock, documents[i], sums[i], recipient_id) for i in sorted(documents))
+    return [s for s in states if s is not None]
+
+
+def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]], rows: list[dict[str, Any]],
+           recipient_id: str | None) -> AgreementState | None:
     decided = [d for d in documents if d["kind"] in ("agreement_decided", "agreement_amended")]
     if not decided:
         return None
-    agreement = Agreement.model_validate(decided[-1]["payload"]["agreement"])
+    agreement = _terms(views, decided[-1])
     sums: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in views.account_sums(as_of, known_at, agreement_id=agreement_id, recipient_id=recipient_id):
+    for row in rows:
         sums[(row["part_id"], row["recipient_id"], row["route"])][row["account"]] += int(row["amount"])
     if recipient_id is not None:
         documents = [d for d in documents if d["recipient_id"] in (recipient_id, None)]
     return AgreementState(agreement, clock, {k: dict(v) for k, v in sums.items()}, documents)
 
 
+#: Validated terms per read model and decision event id: an event id names one recorded
+#: payload for ever, and validating an agreement's terms (~3 ms) was a tenth of a report.
+_TERMS: weakref.WeakKeyDictionary[LedgerViews, dict[str, Agreement]] = weakref.WeakKeyDictionary()
+_TERMS_PER_VIEW = 10_000
+
+
+def _terms(views: LedgerViews, decision: dict[str, Any]) -> Agreement:
+    cache = _TERMS.setdefault(views, {})
+    agreement = cache.get(decision["event_id"])
+    if agreement is None:
+        agreement = Agreement.model_validate(decision["payload"]["agreement"])
+        if len(cache) >= _TERMS_PER_VIEW:
+            cache.clear()
+        cache[decision["event_id"]] = agreement
+    return agreement
+
+
 def agreement_ids(views: LedgerViews, clock: Clock) -> list[str]:
     as_of, known_at = clock.params
-    docs = views.documents(as_of, known_at, kinds=("agreement_decided",))
+    # An amendment supersedes the decision's document: either kind makes the agreement known.
+    docs = views.documents(as_of, known_at, kinds=("agreement_decided", "agreement_amended"))
     return sorted({d["agreement_id"] for d in docs})

@@ -17,6 +17,8 @@ from ledger.admission import LedgerValidationError
 from ledger.application import Ledger
 from ledger.catalogue import catalogue
 from ledger.events import EVENT_ADAPTER
+from projections import queries
+from projections.queries import Filters
 from projections.reconciliation import reconcile
 from projections.state import agreement_state
 from tests.scenarios._builders_okad import AGREEMENT_DNR, GONV, PAYMENT_DNR, Scenario, kr, today
@@ -131,6 +133,12 @@ def test_requisition_on_monday_2_december_is_in_time_once_the_agreement_takes_th
     assert after.balance(GOTLAND, "ambulans")["allocated"] == GOTLAND_AMBULANS
     assert after.total()["allocated"] == kr(3_330_250_000)
     assert after.trial_balance() == 0
+
+    # The report over every agreement still holds the amended one (its decision is superseded).
+    everything = queries.balances(s.ledger.views, after.clock, Filters(), totals=False)
+    mine = [b for b in everything if b["agreement_id"] == GONV]
+    assert mine == after.balances()
+    assert sum(b["allocated"] for b in mine) == kr(3_330_250_000)
 
 
 # --- requisitions and payouts: caps, lump sums, documents ---------------------------------------------------
