@@ -25,15 +25,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from hashlib import sha256
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
 from ledger.config import database_config
-from ledger.journal import GENESIS_HASH, JOURNAL_ID, entry_hash
+from ledger.journal import GENESIS_HASH, JOURNAL_ID, canonical_json, entry_hash
 from ledger.stored import ENTRY_TOPIC, decode_entry, entry_fields
 
 PAGE = 5000  # rows per SQL statement
@@ -91,13 +96,31 @@ class JournalRows:
         return last or 0
 
     def rows(self, after: int, upto: int | None = None) -> Iterator[list[tuple[int, str, bytes]]]:
-        """Pages of rows after version ``after`` up to ``upto`` (None: the end)."""
+        """Pages of rows after version ``after`` up to ``upto`` (None: the end). SQLite: one
+        statement in one read transaction (a snapshot; it does not block writers in WAL mode),
+        about 30 % cheaper a row than a statement per page; PostgreSQL: a statement per page."""
+        if not self.postgres:
+            yield from self._sqlite_rows(after, upto)
+            return
         while True:
             page = self.page(after, upto)
             if not page:
                 return
             yield page
             after = page[-1][0]
+
+    def _sqlite_rows(self, after: int, upto: int | None) -> Iterator[list[tuple[int, str, bytes]]]:
+        where, params = " AND originator_version > ?", [self._id, after]
+        if upto is not None:
+            where += " AND originator_version <= ?"
+            params.append(upto)
+        with self.datastore.transaction(commit=False) as wrapper:
+            cursor = wrapper.sqlite_cursor  # the library's wrapper has no fetchmany
+            cursor.row_factory = None  # plain tuples: the library's sqlite3.Row costs ~1 µs a row
+            cursor.execute(f"SELECT originator_version, topic, state {self._from}{where} ORDER BY originator_version",
+                           params)
+            while page := cursor.fetchmany(PAGE):
+                yield page
 
     def _fetch(self, select: str, where: str, params: list[Any]) -> list[Any]:
         if self.postgres:
@@ -128,10 +151,27 @@ def quick_hash(version: int, topic: str, state: bytes, prev_hash: str) -> str | 
     value = entry_fields(state)
     if value is None or value["position"] != version - 1 or value["prev_hash"] != prev_hash:
         return None
+    payload = value["payload"]
     content = {"position": value["position"], "event_id": value["event_id"], "kind": value["kind"],
-               "recorded_at": value["recorded_at"], "recorded_by": value["recorded_by"], "payload": value["payload"]}
+               "recorded_at": value["recorded_at"], "recorded_by": value["recorded_by"], "payload": payload}
     digest = value["hash"]
-    return digest if entry_hash(prev_hash, content) == digest else None
+    return digest if sha256(prev_hash.encode("ascii") + _canonical(content, payload)).hexdigest() == digest else None
+
+
+_SCALARS = frozenset((str, int, bool, type(None)))
+
+
+def _canonical(content: dict[str, Any], payload: dict[str, Any]) -> bytes:
+    """``canonical_json(content)``, sooner for the usual entry: the other fields are already
+    known to be str and int, so a payload of scalars only has no float, and for values without
+    floats orjson writes the canonical bytes (journal.canonical_json; its hypothesis test).
+    Checking the payload's value types in one C-level pass saves the general float walk."""
+    if _SCALARS.issuperset(map(type, payload.values())):
+        try:
+            return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass  # an int beyond 64 bits, a lone surrogate: the general path decides
+    return canonical_json(content)
 
 
 def diagnose(version: int, topic: str, state: bytes, prev_hash: str, mapper: Any) -> tuple[str | None, str]:
@@ -171,22 +211,24 @@ def walk(journal: JournalRows, expected: int, prev_hash: str, mapper: Any, progr
     """Check the chain from position ``expected`` (whose predecessor's hash is ``prev_hash``)
     to the end of the stored journal, in order; stop at the first problem."""
     quick = quick_allowed(mapper)
-    for page in journal.rows(after=expected):  # position `expected` is stored at version expected + 1
-        checked = 0
-        for version, topic, state in page:
-            position = version - 1
-            if position != expected:
-                return _stopped(progress, checked, Walk(expected, prev_hash, (expected, gap_reason(expected, position))))
-            digest = quick_hash(version, topic, state, prev_hash) if quick else None
-            if digest is None:
-                problem, digest = diagnose(version, topic, state, prev_hash, mapper)
-                if problem:
-                    return _stopped(progress, checked, Walk(expected, prev_hash, (position, problem)))
-            prev_hash = digest
-            expected += 1
-            checked += 1
-        if progress:
-            progress(checked)
+    with closing(journal.rows(after=expected)) as pages:  # position p is stored at version p + 1
+        for page in pages:
+            checked = 0
+            for version, topic, state in page:
+                position = version - 1
+                if position != expected:
+                    problem = (expected, gap_reason(expected, position))
+                    return _stopped(progress, checked, Walk(expected, prev_hash, problem))
+                digest = quick_hash(version, topic, state, prev_hash) if quick else None
+                if digest is None:
+                    reason, digest = diagnose(version, topic, state, prev_hash, mapper)
+                    if reason:
+                        return _stopped(progress, checked, Walk(expected, prev_hash, (position, reason)))
+                prev_hash = digest
+                expected += 1
+                checked += 1
+            if progress:
+                progress(checked)
     return Walk(expected, prev_hash)
 
 
@@ -227,33 +269,44 @@ def workers() -> int:
     return min(os.cpu_count() or 1, MAX_WORKERS)
 
 
-def plan(last_position: int, size: int = SEGMENT) -> list[tuple[int, int | None]]:
+def plan(last_position: int, size: int) -> list[tuple[int, int | None]]:
     """Segments of ``size`` positions from 1; the last one runs to whatever the journal holds then."""
     starts = list(range(1, max(last_position, 1) + 1, size))
     return [(start, start + size - 1) for start in starts[:-1]] + [(starts[-1], None)]
 
 
 def verify_split(ledger: Any, journal: JournalRows, progress: Progress | None = None,
-                 size: int = SEGMENT) -> Walk:
+                 size: int | None = None) -> Walk:
     """The same answer as ``walk(journal, 1, GENESIS_HASH, ...)``, with the segments checked
-    by worker processes (spawned: each opens its own connection from the ledger's URL)."""
-    segments = plan(journal.last_version() - 1, size)
-    context = multiprocessing.get_context("spawn")
+    by worker processes.
+
+    Workers are spawned (nothing inherited: each opens its own connection from the ledger's
+    URL), so, as with any spawning multiprocessing, a script that calls this must keep its
+    own work under ``if __name__ == "__main__":`` (the CLI and the server do). If a worker
+    cannot start or dies, the rest is checked in this process.
+    """
+    segments = plan(journal.last_version() - 1, size or SEGMENT)
     source = (ledger.name, ledger.config.url, ledger.recorder.events_table_name)
     expected, prev_hash = 1, GENESIS_HASH
-    with context.Pool(min(workers(), len(segments)), initializer=_open, initargs=source) as pool:
-        for segment in pool.imap(_check_segment, segments):
+    pool = ProcessPoolExecutor(min(workers(), len(segments)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_open, initargs=source)
+    try:
+        for segment in pool.map(_check_segment, segments):
             if not (segment.whole and (segment.checked == 0 or segment.first_prev_hash == prev_hash)):
-                pool.terminate()  # the rest is not needed: free the cores for the walk below
                 break
             expected += segment.checked
             prev_hash = segment.last_hash or prev_hash
             if progress and segment.checked:
                 progress(segment.checked)
         else:
+            pool.shutdown()
             return Walk(expected, prev_hash)
-    # Something is wrong in this segment or at its first link: walk from its first position
-    # in order, exactly as a single process does, to find and name the first problem.
+    except BrokenProcessPool:
+        pass  # a worker could not start or died: check the rest here
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # not needed any more: free the cores for the walk
+    # Something is wrong in this segment or at its first link (or the workers failed): walk
+    # from its first position in order, exactly as a single process does, to name the problem.
     return walk(journal, expected, prev_hash, ledger.mapper, progress)
 
 
@@ -277,17 +330,18 @@ def check_segment(journal: JournalRows, first: int, last: int | None) -> Segment
     entry is checked against the previous hash it claims (the parent checks that claim)."""
     expected, prev_hash, first_prev_hash = first, None, None
     upto = None if last is None else last + 1
-    for page in journal.rows(after=first, upto=upto):
-        for version, topic, state in page:
-            if version - 1 != expected:
-                return Segment(first, expected - first, first_prev_hash, prev_hash, whole=False)
-            if prev_hash is None:
-                first_prev_hash = prev_hash = _claimed_prev_hash(state)
-            digest = quick_hash(version, topic, state, prev_hash) if prev_hash is not None else None
-            if digest is None:
-                return Segment(first, expected - first, first_prev_hash, prev_hash, whole=False)
-            prev_hash = digest
-            expected += 1
+    with closing(journal.rows(after=first, upto=upto)) as pages:
+        for page in pages:
+            for version, topic, state in page:
+                if version - 1 != expected:
+                    return Segment(first, expected - first, first_prev_hash, prev_hash, whole=False)
+                if prev_hash is None:
+                    first_prev_hash = prev_hash = _claimed_prev_hash(state)
+                digest = quick_hash(version, topic, state, prev_hash) if prev_hash is not None else None
+                if digest is None:
+                    return Segment(first, expected - first, first_prev_hash, prev_hash, whole=False)
+                prev_hash = digest
+                expected += 1
     whole = last is None or expected == last + 1
     return Segment(first, expected - first, first_prev_hash, prev_hash, whole)
 
