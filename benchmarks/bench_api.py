@@ -314,7 +314,7 @@ class Timed:
     """Wall time spent in some of the ledger's steps (the raw side only), to say where a raw
     append's time goes. Instance attributes wrap the methods; the code is not changed."""
 
-    STEPS = ("_journal", "catch_up", "_check", "save")
+    STEPS = ("_journal", "catch_up", "check", "save", "_project_recorded")
 
     def __init__(self, ledger: Any):
         self.lock, self.totals = threading.Lock(), dict.fromkeys(self.STEPS, 0.0)
@@ -590,11 +590,12 @@ def render(data: dict[str, Any]) -> str:
             if not steps or row["workers"] != 1 or row["rate"]:
                 continue
             rest = max(0.0, 1 - sum(v or 0 for v in steps.values()))
-            lines += [f"Where a raw append's time goes, {row['phase']} (share of its wall time): reloading the "
-                      f"journal aggregate (`_journal`) {100 * steps['_journal']:.0f} %, `catch_up` (before and "
-                      f"after) {100 * steps['catch_up']:.0f} %, reference checks (`_check`) "
-                      f"{100 * steps['_check']:.0f} %, `save` {100 * steps['save']:.0f} %, the rest (parsing, "
-                      f"hashing) {100 * rest:.0f} %.", ""]
+            lines += [f"Where a raw append's time goes, {row['phase']} (share of its wall time): the cached "
+                      f"journal aggregate (`_journal`) {100 * steps['_journal']:.0f} %, `catch_up` before "
+                      f"{100 * steps['catch_up']:.0f} %, reference checks (`check`) "
+                      f"{100 * steps['check']:.0f} %, `save` {100 * steps['save']:.0f} %, projecting its own "
+                      f"entries (`_project_recorded`) {100 * steps['_project_recorded']:.0f} %, the rest "
+                      f"(parsing, stamping, hashing) {100 * rest:.0f} %.", ""]
     lines += verdicts(data)
     lines.append(END)
     return "\n".join(lines) + "\n"

@@ -73,10 +73,13 @@ class Ledger(Application[Any]):
         self.config = config or database_config()
         super().__init__(env=dict(self.config.env))
         postgres = isinstance(self.factory, PostgresFactory)
-        self.index: JournalIndex = self.factory.tracking_recorder(  # type: ignore[assignment]
+        # On SQLite the read models get connections of their own, whose commits don't wait
+        # for the disk (ledger/sql.py); the journal's connections keep waiting.
+        self.read_factory = self.factory if postgres else type(self.factory)(self.factory.env)
+        self.index: JournalIndex = self.read_factory.tracking_recorder(  # type: ignore[assignment]
             PostgresJournalIndex if postgres else SQLiteJournalIndex  # type: ignore[arg-type]
         )
-        self.views: LedgerViews = self.factory.tracking_recorder(  # type: ignore[assignment]
+        self.views: LedgerViews = self.read_factory.tracking_recorder(  # type: ignore[assignment]
             PostgresLedgerViews if postgres else SQLiteLedgerViews  # type: ignore[arg-type]
         )
         self.projections: list[tuple[Any, Any]] = [
@@ -87,6 +90,11 @@ class Ledger(Application[Any]):
         self._append_lock = threading.Lock()
         self._catch_up_lock = threading.RLock()
         self._reached = 0  # the notification id the read models stood at after the last catch-up
+
+    def close(self) -> None:
+        if self.read_factory is not self.factory:
+            self.read_factory.close()
+        super().close()
 
     # --- commands ----------------------------------------------------------------
 

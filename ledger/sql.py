@@ -19,6 +19,12 @@ from psycopg.sql import SQL
 
 
 SQLITE_CACHE = "PRAGMA cache_size = -65536"  # KiB: 64 MB
+# A read model's commit need not wait for the disk: if the machine loses power the last
+# commits may be lost, rows and tracking position together (atomicity holds), and the
+# next catch-up projects those entries again from the journal, whose own commits still
+# wait for the disk. SQLite's setting is per connection: the read models have their own.
+SQLITE_NO_WAIT = "PRAGMA synchronous = NORMAL"
+POSTGRES_NO_WAIT = "SET LOCAL synchronous_commit TO OFF"
 
 
 class SqlView:
@@ -35,6 +41,8 @@ class SqlView:
     tables: Sequence[str] = ()
     #: Indexes no write reads: dropped for a rebuild and built again after it.
     query_indexes: Sequence[str] = ()
+    #: Rebuilt from the journal, so its commits need not wait for the disk (see SQLITE_NO_WAIT).
+    rebuildable: bool = False
 
     def tracking_name(self, application_name: str) -> str:
         # The library's own migration marker row must keep its name.
@@ -91,12 +99,22 @@ class SqlView:
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
-            if not self.is_postgres:
-                # SQLite's default page cache is 2 MB; the read models' indexes on random
-                # event ids thrash it once the tables outgrow it (per connection, so per use).
-                cursor.execute(SQLITE_CACHE)
-            yield cursor
+        if self.is_postgres:
+            with self.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
+                if self.rebuildable and commit:
+                    cursor.execute(POSTGRES_NO_WAIT)  # for this transaction only
+                yield cursor
+            return
+        with self.datastore.get_connection(commit=commit) as connection:  # type: ignore[attr-defined]
+            # Per connection, and outside a transaction (SQLite refuses the safety level inside one).
+            # SQLite's default page cache is 2 MB; the read models' indexes on random event
+            # ids thrash it once the tables outgrow it.
+            settings = connection.cursor()
+            settings.execute(SQLITE_CACHE)
+            if self.rebuildable:
+                settings.execute(SQLITE_NO_WAIT)
+            with connection.transaction(commit=commit) as cursor:
+                yield cursor
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.transaction(commit=False) as cursor:

@@ -125,3 +125,21 @@ def test_a_rebuild_drops_the_query_indexes_and_builds_them_again(loaded_ledger: 
     ledger.rebuild()
     assert query_indexes <= _index_names(ledger)
     assert ledger.views.trial_balance("2030-01-01", "2100-01-01T00:00:00Z") == 0
+
+
+def _setting(transaction: object, statement: str) -> object:
+    with transaction as cursor:  # type: ignore[attr-defined]
+        cursor.execute(statement)
+        row = cursor.fetchone()
+        return row[0] if not isinstance(row, dict) else next(iter(row.values()))
+
+
+def test_the_journal_waits_for_the_disk_and_only_the_read_models_do_not(ledger: Ledger) -> None:
+    if ledger.config.backend == "sqlite":
+        statement, waits, does_not = "PRAGMA synchronous", 2, 1  # FULL, NORMAL
+    else:
+        statement, waits, does_not = "SHOW synchronous_commit", "on", "off"
+    assert _setting(ledger.recorder.datastore.transaction(commit=True), statement) == waits
+    for view, _ in ledger.projections:
+        assert _setting(view.transaction(commit=True), statement) == does_not
+    assert _setting(ledger.recorder.datastore.transaction(commit=True), statement) == waits
