@@ -16,7 +16,14 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from api.keys import ApiKey, KeyStore, PostgresKeyStore, SQLiteKeyStore
+from api.keys import (
+    ApiKey,
+    KeyStore,
+    PostgresIdempotencyRecords,
+    PostgresKeyStore,
+    SQLiteIdempotencyRecords,
+    SQLiteKeyStore,
+)
 from api.proof_routes import install_proofs, load_signing_key
 from api.problems import ApiProblem, BodyGuard, install_handlers, problem_responses
 from ledger.application import Ledger
@@ -66,8 +73,12 @@ class LoadRequest(BaseModel):
 
 
 def key_store_for(ledger: Ledger) -> KeyStore:
-    cls = PostgresKeyStore if ledger.config.backend == "postgres" else SQLiteKeyStore
-    return ledger.factory.tracking_recorder(cls)  # type: ignore[arg-type, return-value]
+    postgres = ledger.config.backend == "postgres"
+    store: KeyStore = ledger.factory.tracking_recorder(  # type: ignore[assignment]
+        PostgresKeyStore if postgres else SQLiteKeyStore)  # type: ignore[arg-type]
+    store.records = ledger.read_factory.tracking_recorder(  # type: ignore[assignment]
+        PostgresIdempotencyRecords if postgres else SQLiteIdempotencyRecords)  # type: ignore[arg-type]
+    return store
 
 
 def _csv(rows: list[dict[str, Any]]) -> Response:

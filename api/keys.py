@@ -32,6 +32,8 @@ KEYS_DDL = (
     "CREATE TABLE IF NOT EXISTS {s}api_keys ("
     " key_id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, secret_hash TEXT NOT NULL,"
     " agreements TEXT NOT NULL, recipients TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
+)
+RECORDS_DDL = (
     "CREATE TABLE IF NOT EXISTS {s}idempotency_records ("
     " key_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, body_hash TEXT NOT NULL,"
     " status INTEGER NOT NULL, response TEXT NOT NULL, created_at TEXT NOT NULL,"
@@ -79,9 +81,50 @@ class StoredResponse:
     response: Any
 
 
+class IdempotencyRecords(SqlView):
+    """The answers given per key and Idempotency-Key.
+
+    Their commits need not wait for the disk (like the read models'): should a power cut
+    lose the last ones, a retry finds its events already in the journal and is answered
+    from there (api/app.py), so nothing is recorded twice.
+    """
+
+    ddl = RECORDS_DDL
+    view_name = "idempotency_records"
+    waits_for_disk = False
+
+    def stored_response(self, key_id: str, idempotency_key: str) -> StoredResponse | None:
+        rows = self.query("SELECT body_hash, status, response FROM {s}idempotency_records"
+                          " WHERE key_id = ? AND idempotency_key = ?", [key_id, idempotency_key])
+        if not rows:
+            return None
+        return StoredResponse(rows[0]["body_hash"], int(rows[0]["status"]), json.loads(rows[0]["response"]))
+
+    def store_response(self, key_id: str, idempotency_key: str, body_hash: str, status: int, response: Any) -> bool:
+        """Keep the answer; False if another request with the same key stored one first."""
+        try:
+            with self.transaction(commit=True) as cursor:
+                cursor.execute(self.sql("INSERT INTO {s}idempotency_records VALUES (?,?,?,?,?,?)"),
+                               [key_id, idempotency_key, body_hash, status, json.dumps(response), _now()])
+        except IntegrityError:
+            return False
+        return True
+
+
+
 class KeyStore(SqlView):
+    """API keys (their creation and revocation wait for the disk), and the idempotency
+    records, which live on the read models' connections."""
+
     ddl = KEYS_DDL
     view_name = "api_keys"
+    records: IdempotencyRecords
+
+    def stored_response(self, key_id: str, idempotency_key: str) -> StoredResponse | None:
+        return self.records.stored_response(key_id, idempotency_key)
+
+    def store_response(self, key_id: str, idempotency_key: str, body_hash: str, status: int, response: Any) -> bool:
+        return self.records.store_response(key_id, idempotency_key, body_hash, status, response)
 
     def create(self, name: str, role: Role, agreements: list[str] | None = None,
                recipients: list[str] | None = None) -> tuple[ApiKey, str]:
@@ -129,29 +172,17 @@ class KeyStore(SqlView):
     def is_empty(self) -> bool:
         return not self.query("SELECT key_id FROM {s}api_keys LIMIT 1")
 
-    # --- idempotency ------------------------------------------------------------
-
-    def stored_response(self, key_id: str, idempotency_key: str) -> StoredResponse | None:
-        rows = self.query("SELECT body_hash, status, response FROM {s}idempotency_records"
-                          " WHERE key_id = ? AND idempotency_key = ?", [key_id, idempotency_key])
-        if not rows:
-            return None
-        return StoredResponse(rows[0]["body_hash"], int(rows[0]["status"]), json.loads(rows[0]["response"]))
-
-    def store_response(self, key_id: str, idempotency_key: str, body_hash: str, status: int, response: Any) -> bool:
-        """Keep the answer; False if another request with the same key stored one first."""
-        try:
-            with self.transaction(commit=True) as cursor:
-                cursor.execute(self.sql("INSERT INTO {s}idempotency_records VALUES (?,?,?,?,?,?)"),
-                               [key_id, idempotency_key, body_hash, status, json.dumps(response), _now()])
-        except IntegrityError:
-            return False
-        return True
-
-
 class SQLiteKeyStore(KeyStore, SQLiteSqlView):
     pass
 
 
 class PostgresKeyStore(KeyStore, PostgresSqlView):
+    pass
+
+
+class SQLiteIdempotencyRecords(IdempotencyRecords, SQLiteSqlView):
+    pass
+
+
+class PostgresIdempotencyRecords(IdempotencyRecords, PostgresSqlView):
     pass

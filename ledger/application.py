@@ -239,11 +239,11 @@ class Ledger(Application[Any]):
             with view.transaction(commit=True) as cursor:
                 view.write(cursor, entries, tracking)
 
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+    def rebuild(self, progress: Callable[[int], None] | None = None, page: int = 5000) -> int:
         """Empty every read model and rebuild it from the journal."""
         for view, _ in self.projections:
             view.reset(self.name)
-        seen = self.catch_up(batch_size=5000, progress=progress)
+        seen = self.catch_up(batch_size=page, progress=progress)
         for view, _ in self.projections:
             view.restore_indexes()
         return seen

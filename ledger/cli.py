@@ -332,13 +332,19 @@ RecipientOpt = Annotated[Optional[str], typer.Option("--recipient", help="Only t
 
 
 @projections_app.command("rebuild")
-def projections_rebuild(database_url: DatabaseUrl = None) -> None:
-    """Empty every read model and rebuild it from the journal, with a progress bar."""
+def projections_rebuild(
+    page: Annotated[int, typer.Option(min=1, max=100_000, help="Journal records per transaction")] = 5000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Empty every read model and rebuild it from the journal, with a progress bar.
+
+    Each page of records is one transaction (rows and tracking position together): a
+    rebuild stopped half-way resumes from the last page on the next catch-up."""
     ledger = open_ledger(database_url)
     total = ledger.recorder.max_notification_id() or 0
     with progress_bar() as bar:
         task = bar.add_task("Rebuilding", total=total or None)
-        seen = ledger.rebuild(progress=lambda n: bar.advance(task, n))
+        seen = ledger.rebuild(progress=lambda n: bar.advance(task, n), page=page)
     console.print(f"Rebuilt the read models from {seen} journal records.")
 
 

@@ -98,7 +98,7 @@ class JournalIndex(SqlView):
 
     ddl = INDEX_DDL
     view_name = "journal_index"
-    rebuildable = True
+    waits_for_disk = False  # rebuilt from the journal
     tables = ("journal_index",)
     query_indexes = ("journal_index_agreement", "journal_index_recipient", "journal_index_kind",
                      "journal_index_recorded_by", "journal_index_terms")

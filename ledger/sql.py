@@ -41,8 +41,9 @@ class SqlView:
     tables: Sequence[str] = ()
     #: Indexes no write reads: dropped for a rebuild and built again after it.
     query_indexes: Sequence[str] = ()
-    #: Rebuilt from the journal, so its commits need not wait for the disk (see SQLITE_NO_WAIT).
-    rebuildable: bool = False
+    #: False for tables whose last commits may be lost in a power cut without harm (see
+    #: SQLITE_NO_WAIT): the read models, rebuilt from the journal, and idempotency records.
+    waits_for_disk: bool = True
 
     def tracking_name(self, application_name: str) -> str:
         # The library's own migration marker row must keep its name.
@@ -101,7 +102,7 @@ class SqlView:
     def transaction(self, *, commit: bool) -> Iterator[Any]:
         if self.is_postgres:
             with self.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
-                if self.rebuildable and commit:
+                if not self.waits_for_disk and commit:
                     cursor.execute(POSTGRES_NO_WAIT)  # for this transaction only
                 yield cursor
             return
@@ -111,7 +112,7 @@ class SqlView:
             # ids thrash it once the tables outgrow it.
             settings = connection.cursor()
             settings.execute(SQLITE_CACHE)
-            if self.rebuildable:
+            if not self.waits_for_disk:
                 settings.execute(SQLITE_NO_WAIT)
             with connection.transaction(commit=commit) as cursor:
                 yield cursor

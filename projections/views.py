@@ -55,7 +55,7 @@ class LedgerViews(SqlView):
 
     ddl = VIEWS_DDL
     view_name = "ledger_views"
-    rebuildable = True
+    waits_for_disk = False  # rebuilt from the journal
     tables = ("postings", "documents")
     # The documents' agreement and report indexes stay: amendments and restated reports read them.
     query_indexes = ("postings_agreement", "postings_recipient", "documents_recipient", "documents_kind")

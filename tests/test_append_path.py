@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.app import key_store_for
 from ledger import catalogue
 from ledger.admission import LedgerValidationError
 from ledger.application import SNAPSHOT_EVERY, Ledger
@@ -143,3 +144,6 @@ def test_the_journal_waits_for_the_disk_and_only_the_read_models_do_not(ledger: 
     for view, _ in ledger.projections:
         assert _setting(view.transaction(commit=True), statement) == does_not
     assert _setting(ledger.recorder.datastore.transaction(commit=True), statement) == waits
+    keys = key_store_for(ledger)  # keys are created and revoked for good; answers can be re-derived
+    assert _setting(keys.transaction(commit=True), statement) == waits
+    assert _setting(keys.records.transaction(commit=True), statement) == does_not

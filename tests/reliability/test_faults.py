@@ -175,7 +175,7 @@ def test_a_stored_append_is_acknowledged_even_if_its_read_models_or_answer_canno
     app = create_app(loaded_ledger)
     client = TestClient(app, raise_server_exceptions=False)
     headers = {"Authorization": f"Bearer {tokens['appender']}"}
-    original_save, original_catch_up = loaded_ledger.save, loaded_ledger.catch_up
+    original_save, original_write = loaded_ledger.save, loaded_ledger._write_views
     saved = []
 
     def save(*args: Any, **kwargs: Any) -> Any:
@@ -183,19 +183,19 @@ def test_a_stored_append_is_acknowledged_even_if_its_read_models_or_answer_canno
         saved.append(True)
         return result
 
-    def catch_up(*args: Any, **kwargs: Any) -> Any:
+    def write_views(*args: Any, **kwargs: Any) -> Any:  # the read models' one way in
         if saved:
             saved.clear()
             raise OperationalError("disk I/O error (simulated after the commit)")
-        return original_catch_up(*args, **kwargs)
+        return original_write(*args, **kwargs)
 
     head = loaded_ledger.recorder.max_notification_id()
-    loaded_ledger.save, loaded_ledger.catch_up = save, catch_up  # type: ignore[method-assign]
+    loaded_ledger.save, loaded_ledger._write_views = save, write_views  # type: ignore[method-assign]
     try:
         event = valid_event(random.Random(11), "after-commit")
         first = client.post("/v1/events", json=event, headers={**headers, "Idempotency-Key": "read-models-fail"})
     finally:
-        loaded_ledger.save, loaded_ledger.catch_up = original_save, original_catch_up  # type: ignore[method-assign]
+        loaded_ledger.save, loaded_ledger._write_views = original_save, original_write  # type: ignore[method-assign]
     assert first.status_code == 201, first.text
     again = client.post("/v1/events", json=event, headers={**headers, "Idempotency-Key": "read-models-fail"})
     assert again.status_code == 201 and again.json()["replayed"] and again.json()["events"] == first.json()["events"]
@@ -267,11 +267,12 @@ def test_projection_processing_killed_mid_way_applies_nothing_twice_and_skips_no
         clean_views, clean_index = watch.views.dump(), _index(watch)
         stops: list[tuple[int, int] | None] = []
         # First `ledger projections rebuild` (it empties the views, then catches up), killed mid-way...
+        # (pages of a tenth of the journal: both views move together, a page at a time)
         rebuild = subprocess.Popen([sys.executable, "-m", "ledger.cli", "projections", "rebuild",
-                                    "--database-url", database_url], cwd=ROOT,
+                                    "--page", str(max(1, head // 10)), "--database-url", database_url], cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: rebuild.poll() is not None or max(_positions(watch)) < head, 60, 0.01)
-        stops.append(_kill_at(rebuild, watch, 1, head, max))  # the index rebuilt, the views not yet
+        stops.append(_kill_at(rebuild, watch, 1, head, max))  # some pages rebuilt, not all
         # ...then catch-up processes, each resuming where the last was killed, killed further on.
         for kill in range(1, kills):
             low = min(_positions(watch))
