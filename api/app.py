@@ -11,7 +11,7 @@ import json
 from typing import Annotated, Any, Callable, Literal
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Query
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -175,7 +175,10 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
 
     # --- appending ----------------------------------------------------------------
 
-    def _append(key: ApiKey, raw: list[dict[str, Any]], idempotency_key: str | None) -> JSONResponse:
+    def _append(key: ApiKey, events: list[Any], idempotency_key: str | None) -> JSONResponse:
+        """``events``: the request's events as FastAPI validated them (so the ledger does
+        not parse them again); the idempotency hash and the scope check read their JSON."""
+        raw = [e.model_dump(mode="json", exclude_unset=True) for e in events]
         if (not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 200
                 or "\x00" in idempotency_key):
             raise ApiProblem(400, "the Idempotency-Key header is required (1–200 characters)",
@@ -191,7 +194,7 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
                                       f"{event.get('recipient_id')!r}",
                                  [{"item": item, "field": "agreement_id", "reason": "outside the key's scope"}])
         try:
-            entries = ledger.append(raw, key.principal)
+            entries = ledger.append(events, key.principal)
         except Exception:
             recovered = _already_recorded(raw, key)
             if recovered is None:
@@ -234,29 +237,24 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
     @app.post("/v1/events", tags=["append"], status_code=201, response_model=AppendResponse,
               responses=APPEND_RESPONSES)
     def append_event(
-        request: Request,
         event: Annotated[LedgerEvent, Body(openapi_examples={  # type: ignore[valid-type]
             k: {"summary": k, "value": v} for k, v in EXAMPLES.items()})],
         idempotency_key: Idem = None,
         key: ApiKey = appender,
     ) -> JSONResponse:
         """Append one event. The same Idempotency-Key with the same body returns the original answer."""
-        return _append(key, [_raw_event(request, event)], idempotency_key)
+        return _append(key, [event], idempotency_key)
 
     @app.post("/v1/events/batch", tags=["append"], status_code=201, response_model=AppendResponse,
               responses=APPEND_RESPONSES)
     def append_batch(
-        request: Request,
         batch: Annotated[Batch, Body(openapi_examples={"payout and repayment": {"value": {"events": [
             EXAMPLES["payout_made"], EXAMPLES["repayment_received"]]}}})],
         idempotency_key: Idem = None,
         key: ApiKey = appender,
     ) -> JSONResponse:
         """Append up to 1 000 events atomically: all are recorded or none."""
-        return _append(key, [e.model_dump(mode="json", exclude_unset=True) for e in batch.events], idempotency_key)
-
-    def _raw_event(request: Request, event: Any) -> dict[str, Any]:
-        return event.model_dump(mode="json", exclude_unset=True)
+        return _append(key, list(batch.events), idempotency_key)
 
     # --- reading ------------------------------------------------------------------
 
