@@ -420,7 +420,12 @@ def bench_backend(backend: str, args: argparse.Namespace, log: Callable[[str], N
     try:
         with databases(backend, args.postgres_url, folder, run_id, args.keep) as (http_url, raw_url):
             result["http_database"], result["raw_database"] = http_url, raw_url
-            http, raw = HttpSide(http_url, folder), RawSide(raw_url)
+            http = HttpSide(http_url, folder)
+            try:
+                raw = RawSide(raw_url)
+            except BaseException:
+                http.stop()  # never leave the server running behind a failed start
+                raise
             try:
                 def both(name: str, jobs: list[list[dict[str, Any]]], workers: int, batch: bool,
                          rate: float | None = None, deadline_s: float | None = None) -> None:
