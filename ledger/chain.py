@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import struct
 from hashlib import sha256
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -41,7 +42,7 @@ from ledger.config import database_config
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, canonical_json, entry_hash
 from ledger.stored import ENTRY_TOPIC, decode_entry, entry_fields
 
-PAGE = 5000  # rows per SQL statement
+PAGE = 5000  # rows per fetch from SQLite
 SEGMENT = 50_000  # positions per worker task: a segment with a problem is walked again, in order
 PARALLEL_FROM = 100_000  # shorter journals are checked in-process: starting workers costs about a second
 MAX_WORKERS = 4
@@ -62,84 +63,131 @@ class Walk:
 # --- reading ---------------------------------------------------------------------------------
 
 
+Row = tuple[int, Any, Any]  # (originator_version, topic, state) as stored; topic and state may be NULL
+
+
 class JournalRows:
     """The journal's stored rows, a page at a time, through the recorder's own datastore."""
 
-    def __init__(self, datastore: Any, table: str):
-        self.datastore = datastore
-        self.postgres = hasattr(datastore, "schema")  # SQLiteDatastore has none
-        if self.postgres:
-            from psycopg.sql import SQL, Identifier
+    @staticmethod
+    def of(recorder: Any) -> JournalRows:
+        return JournalRows.on(recorder.datastore, recorder.events_table_name)
 
-            self._from = SQL("FROM {}.{} WHERE originator_id = %s").format(
-                Identifier(datastore.schema), Identifier(table))
-            self._id: Any = JOURNAL_ID
-        else:
-            self._from = f"FROM {table} WHERE originator_id = ?"  # type: ignore[assignment]
-            self._id = JOURNAL_ID.hex  # the library stores UUIDs as hex text in SQLite
+    @staticmethod
+    def on(datastore: Any, table: str) -> JournalRows:
+        postgres = hasattr(datastore, "schema")  # SQLiteDatastore has none
+        return PostgresJournalRows(datastore, table) if postgres else SQLiteJournalRows(datastore, table)
 
-    @classmethod
-    def of(cls, recorder: Any) -> JournalRows:
-        return cls(recorder.datastore, recorder.events_table_name)
-
-    def page(self, after: int, upto: int | None = None, limit: int = PAGE) -> list[tuple[int, str, bytes]]:
-        """Rows with after < originator_version (<= upto), in version order, at most ``limit``."""
-        where, params = " AND originator_version > ?", [self._id, after]
-        if upto is not None:
-            where += " AND originator_version <= ?"
-            params.append(upto)
-        return self._fetch("SELECT originator_version, topic, state ", where + " ORDER BY originator_version LIMIT ?",
-                           [*params, limit])
+    def rows(self, after: int, upto: int | None = None) -> Iterator[list[Row]]:
+        """Pages of rows after version ``after`` up to ``upto`` (None: the end), in version order."""
+        raise NotImplementedError
 
     def last_version(self) -> int:
-        [(last,)] = self._fetch("SELECT MAX(originator_version) ", "", [self._id])
-        return last or 0
+        raise NotImplementedError
 
-    def rows(self, after: int, upto: int | None = None) -> Iterator[list[tuple[int, str, bytes]]]:
-        """Pages of rows after version ``after`` up to ``upto`` (None: the end). SQLite: one
-        statement in one read transaction (a snapshot; it does not block writers in WAL mode),
-        about 30 % cheaper a row than a statement per page; PostgreSQL: a statement per page."""
-        if not self.postgres:
-            yield from self._sqlite_rows(after, upto)
-            return
-        while True:
-            page = self.page(after, upto)
-            if not page:
-                return
-            yield page
-            after = page[-1][0]
 
-    def _sqlite_rows(self, after: int, upto: int | None) -> Iterator[list[tuple[int, str, bytes]]]:
-        where, params = " AND originator_version > ?", [self._id, after]
+class SQLiteJournalRows(JournalRows):
+    """One statement in one read transaction (a snapshot; in WAL mode it blocks no writer),
+    about 30 % cheaper a row than a statement per page."""
+
+    def __init__(self, datastore: Any, table: str):
+        self.datastore = datastore
+        self.table = table
+        self.id = JOURNAL_ID.hex  # the library stores UUIDs as hex text in SQLite
+
+    def rows(self, after: int, upto: int | None = None) -> Iterator[list[Row]]:
+        where, params = "originator_version > ?", [self.id, after]
         if upto is not None:
             where += " AND originator_version <= ?"
             params.append(upto)
         with self.datastore.transaction(commit=False) as wrapper:
             cursor = wrapper.sqlite_cursor  # the library's wrapper has no fetchmany
             cursor.row_factory = None  # plain tuples: the library's sqlite3.Row costs ~1 µs a row
-            cursor.execute(f"SELECT originator_version, topic, state {self._from}{where} ORDER BY originator_version",
-                           params)
+            cursor.execute(f"SELECT originator_version, topic, state FROM {self.table} "
+                           f"WHERE originator_id = ? AND {where} ORDER BY originator_version", params)
             while page := cursor.fetchmany(PAGE):
                 yield page
 
-    def _fetch(self, select: str, where: str, params: list[Any]) -> list[Any]:
-        if self.postgres:
-            from psycopg.rows import tuple_row
-            from psycopg.sql import SQL
-
-            statement = SQL(select) + self._from + SQL(where.replace("?", "%s"))
-            with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-                cursor.execute(statement, params, prepare=True)
-                return cursor.fetchall()
+    def last_version(self) -> int:
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(select + self._from + where, params)
-            return cursor.fetchall()
+            cursor.execute(f"SELECT MAX(originator_version) FROM {self.table} WHERE originator_id = ?", [self.id])
+            return cursor.fetchone()[0] or 0
+
+
+class PostgresJournalRows(JournalRows):
+    """A page of rows comes back as one bytea value the server frames (version, topic length,
+    topic, state length, state; length -1 for NULL) and this class splits again.
+
+    psycopg here decodes each value in Python (no C extension): about 16 µs a row as rows,
+    about 3 µs framed. Pages of 1000 rows keep the server's sort of a page in the default
+    4 MB work_mem."""
+
+    PAGE = 1000
+
+    def __init__(self, datastore: Any, table: str):
+        from psycopg.sql import SQL, Identifier
+
+        self.datastore = datastore
+        self.table = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(table))
+        self.framed = SQL(
+            "SELECT string_agg(int8send(originator_version)"
+            " || int4send(coalesce(octet_length(convert_to(topic, 'UTF8')), -1))"
+            " || coalesce(convert_to(topic, 'UTF8'), ''::bytea)"
+            " || int4send(coalesce(octet_length(state), -1)) || coalesce(state, ''::bytea),"
+            " ''::bytea ORDER BY originator_version)"
+            " FROM (SELECT originator_version, topic, state FROM {} WHERE originator_id = %s"
+            " AND originator_version > %s AND originator_version <= %s"
+            " ORDER BY originator_version LIMIT %s) AS page").format(self.table)
+
+    def rows(self, after: int, upto: int | None = None) -> Iterator[list[Row]]:
+        upto = 2**63 - 1 if upto is None else upto
+        while True:
+            with self.datastore.get_connection() as conn, conn.cursor(binary=True) as cursor:
+                cursor.execute(self.framed, [JOURNAL_ID, after, upto, self.PAGE], prepare=True)
+                [row] = cursor.fetchall()
+            blob = row["string_agg"] if isinstance(row, dict) else row[0]
+            if not blob:
+                return
+            page = _unframe(blob)
+            yield page
+            after = page[-1][0]
+
+    def last_version(self) -> int:
+        from psycopg.sql import SQL
+
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(SQL("SELECT MAX(originator_version) AS last FROM {} WHERE originator_id = %s").format(
+                self.table), [JOURNAL_ID])
+            [row] = cursor.fetchall()
+        return (row["last"] if isinstance(row, dict) else row[0]) or 0
+
+
+_VERSION_AND_SIZE = struct.Struct(">qi")
+_SIZE = struct.Struct(">i")
+_ENTRY_TOPIC_BYTES = ENTRY_TOPIC.encode("utf-8")
+
+
+def _unframe(blob: bytes) -> list[Row]:
+    rows, i, end = [], 0, len(blob)
+    while i < end:
+        version, size = _VERSION_AND_SIZE.unpack_from(blob, i)
+        i += 12
+        if size == len(_ENTRY_TOPIC_BYTES) and blob.startswith(_ENTRY_TOPIC_BYTES, i):
+            topic: str | None = ENTRY_TOPIC  # the usual topic, without decoding it again
+        else:
+            topic = None if size < 0 else blob[i:i + size].decode("utf-8")
+        i += max(size, 0)
+        (size,) = _SIZE.unpack_from(blob, i)
+        i += 4
+        rows.append((version, topic, None if size < 0 else blob[i:i + size]))
+        i += max(size, 0)
+    return rows
 
 
 # --- one record ------------------------------------------------------------------------------
 
 
-def quick_hash(version: int, topic: str, state: bytes, prev_hash: str) -> str | None:
+def quick_hash(version: int, topic: Any, state: Any, prev_hash: str) -> str | None:
     """The entry's hash when the record is a journal entry at its position, linked to
     ``prev_hash`` and matching its hash; None when anything is off (``diagnose`` says what).
 
@@ -153,9 +201,9 @@ def quick_hash(version: int, topic: str, state: bytes, prev_hash: str) -> str | 
     return digest if sha256(prev_hash.encode("ascii") + content_bytes(value)).hexdigest() == digest else None
 
 
-def quick_fields(topic: str, state: bytes) -> dict[str, Any] | None:
+def quick_fields(topic: Any, state: Any) -> dict[str, Any] | None:
     """The stored entry's fields, type-checked, or None when the quick way does not apply."""
-    return entry_fields(state) if topic == ENTRY_TOPIC else None
+    return entry_fields(state) if topic == ENTRY_TOPIC and type(state) is bytes else None  # NULL, text: diagnose
 
 
 _SCALARS = frozenset((str, int, bool, type(None)))
@@ -181,12 +229,12 @@ def content_bytes(value: dict[str, Any]) -> bytes:
     return canonical_json(content)
 
 
-def diagnose(version: int, topic: str, state: bytes, prev_hash: str, mapper: Any) -> tuple[str | None, str]:
+def diagnose(version: int, topic: Any, state: Any, prev_hash: str, mapper: Any) -> tuple[str | None, str]:
     """(what is wrong with the stored record or None, the hash it claims), decoded the way the
     rest of the ledger decodes it (orjson, the mapper as fallback)."""
     position = version - 1
     try:
-        entry = decode_entry(StoredEvent(JOURNAL_ID, version, topic, bytes(state)), mapper)
+        entry = decode_entry(StoredEvent(JOURNAL_ID, version, topic, state), mapper)
     except Exception as exc:  # noqa: BLE001 - any decoding failure is tampering
         return f"stored event cannot be decoded ({type(exc).__name__})", ""
     if entry is None:
@@ -324,7 +372,7 @@ def _open(name: str, url: str, table: str) -> None:
     """Worker start: a datastore of the same database the parent's ledger reads."""
     global _rows  # noqa: PLW0603 - one reader per worker process
     env = Environment(name, {**os.environ, **database_config(url).env})
-    _rows = JournalRows(InfrastructureFactory.construct(env).datastore, table)  # type: ignore[attr-defined]
+    _rows = JournalRows.on(InfrastructureFactory.construct(env).datastore, table)  # type: ignore[attr-defined]
 
 
 def _check_segment(segment: tuple[int, int | None]) -> Segment:
@@ -343,7 +391,7 @@ def check_segment(journal: JournalRows, first: int, last: int | None) -> Segment
                 if version - 1 != expected:
                     return Segment(first, expected - first, first_prev_hash, prev_hash, whole=False)
                 if prev_hash is None:
-                    first_prev_hash = prev_hash = _claimed_prev_hash(state)
+                    first_prev_hash = prev_hash = _claimed_prev_hash(topic, state)
                 digest = quick_hash(version, topic, state, prev_hash) if prev_hash is not None else None
                 if digest is None:
                     return Segment(first, expected - first, first_prev_hash, prev_hash, whole=False)
@@ -353,7 +401,7 @@ def check_segment(journal: JournalRows, first: int, last: int | None) -> Segment
     return Segment(first, expected - first, first_prev_hash, prev_hash, whole)
 
 
-def _claimed_prev_hash(state: bytes) -> str | None:
-    value = entry_fields(state)
+def _claimed_prev_hash(topic: Any, state: Any) -> str | None:
+    value = quick_fields(topic, state)
     claimed = value["prev_hash"] if value else None
     return claimed if claimed is not None and claimed.isascii() else None  # hashed as ASCII

@@ -84,13 +84,13 @@ class JournalTree:
         return i if i < len(self.versions) and self.versions[i] == version else None
 
 
-def stored_leaf_bytes(ledger: Any, row: tuple[int, str, bytes], quick: bool) -> bytes:
+def stored_leaf_bytes(ledger: Any, row: chain.Row, quick: bool) -> bytes:
     """A stored row's leaf bytes: straight from its JSON fields, or through the decoder."""
     version, topic, state = row
     value = chain.quick_fields(topic, state) if quick else None
     if value is not None:
         return chain.content_bytes(value)
-    return leaf_bytes(decode(ledger, StoredEvent(JOURNAL_ID, version, topic, bytes(state))))
+    return leaf_bytes(decode(ledger, StoredEvent(JOURNAL_ID, version, topic, state)))
 
 
 def decode(ledger: Any, record: Any) -> Entry:

@@ -117,6 +117,12 @@ def other_topic(position: int) -> Callable[[Ledger], None]:
     return tamper
 
 
+def null(column: str, position: int) -> Callable[[Ledger], None]:
+    def tamper(j: Ledger) -> None:
+        raw_sql(j, f"UPDATE {table(j)} SET {column} = NULL WHERE originator_version = ?", (position + 1,))
+    return tamper
+
+
 def both(*tampers: Callable[[Ledger], None]) -> Callable[[Ledger], None]:
     def tamper(j: Ledger) -> None:
         for t in tampers:
@@ -142,6 +148,8 @@ CASES = {
     "swapped across segments": (swap(2, 8), 2, "reordered"),
     "undecodable": (lambda j: set_state(j, 5, b"\x00 not json"), 5, "cannot be decoded"),
     "not an entry": (other_topic(4), 4, "not a journal entry"),
+    "state emptied (NULL)": (null("state", 6), 6, "cannot be decoded"),
+    "topic emptied (NULL)": (null("topic", 3), 3, "cannot be decoded"),
     "two problems: the first is named": (both(alter_name(8), remove(2)), 2, "missing"),
 }
 
