@@ -43,7 +43,7 @@ from ledger.journal import GENESIS_HASH, JOURNAL_ID, canonical_json, entry_hash
 from ledger.stored import ENTRY_TOPIC, decode_entry, entry_fields
 
 PAGE = 5000  # rows per fetch from SQLite
-SEGMENT = 50_000  # positions per worker task: a segment with a problem is walked again, in order
+SEGMENT = 25_000  # positions per worker task: small enough to balance the workers and to walk again
 PARALLEL_FROM = 100_000  # shorter journals are checked in-process: starting workers costs about a second
 MAX_WORKERS = 4
 
@@ -211,16 +211,23 @@ _SCALARS = frozenset((str, int, bool, type(None)))
 
 def content_bytes(value: dict[str, Any]) -> bytes:
     """The bytes the entry's hash (and its Merkle leaf) covers: ``canonical_json`` of its
-    hashed content, from ``quick_fields``.
+    hashed content, from ``quick_fields``. Consumes ``value``: read what else you need first.
 
-    Sooner than canonical_json for the usual entry: the other fields are already known to be
-    str and int, so a payload of scalars only has no float, and for values without floats
-    orjson writes the canonical bytes (journal.canonical_json; its hypothesis test). Checking
-    the payload's value types in one C-level pass saves the general float walk.
+    Sooner than canonical_json for the usual entry, about 1.5 µs of the ~11 µs an entry
+    costs: a stored entry is its eight fields and the library's timestamp, so deleting the
+    timestamp and the two hashes leaves exactly the hashed content, without building a
+    dict; the other fields are known to be str and int, so a payload of scalars has no
+    float, and for values without floats orjson writes the canonical bytes
+    (journal.canonical_json; its hypothesis test), which one C-level pass over the
+    payload's value types shows instead of the general float walk.
     """
     payload = value["payload"]
-    content = {"position": value["position"], "event_id": value["event_id"], "kind": value["kind"],
-               "recorded_at": value["recorded_at"], "recorded_by": value["recorded_by"], "payload": payload}
+    if len(value) == 9 and "timestamp" in value:
+        del value["timestamp"], value["prev_hash"], value["hash"]
+        content = value
+    else:  # a key more or less than the library writes: take the hashed fields by name
+        content = {"position": value["position"], "event_id": value["event_id"], "kind": value["kind"],
+                   "recorded_at": value["recorded_at"], "recorded_by": value["recorded_by"], "payload": payload}
     if _SCALARS.issuperset(map(type, payload.values())):
         try:
             return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)

@@ -21,7 +21,7 @@ from ledger import chain
 from ledger.application import Ledger, VerifyResult
 from ledger.cli import app
 from ledger.config import database_config
-from ledger.journal import entry_hash
+from ledger.journal import canonical_json, entry_hash, hashed_content
 from tests.conftest import raw_sql
 from tests.tampering import delete, insert_row, set_state, state_at, table
 
@@ -203,6 +203,23 @@ def test_segment_with_a_gap_or_an_altered_entry_is_not_whole(journal: Ledger):
     alter_name(2)(journal)
     segment = chain.check_segment(rows, 1, 3)
     assert not segment.whole and segment.checked == 1
+
+
+PAYLOADS = {
+    "scalars": {"kind": "x", "amount": 100, "corrects": None, "final": True, "name": "Å\u2028\"\\\n"},
+    "nested": {"kind": "x", "rows": [{"b": 1, "a": [2, None]}], "terms": {"z": "1", "y": {"x": 0}}},
+    "float": {"kind": "x", "rate": 0.1, "big": 1e16},
+    "int beyond 64 bits": {"kind": "x", "amount": 2**70},
+}
+
+
+@pytest.mark.parametrize("payload", list(PAYLOADS))
+@pytest.mark.parametrize("extra", [{"timestamp": {"_type_": "datetime_iso", "_data_": "2025-01-01"}}, {},
+                                   {"timestamp": 1, "more": "ignored"}], ids=["as stored", "no timestamp", "extra key"])
+def test_content_bytes_are_the_canonical_bytes(payload: str, extra: dict):
+    content = hashed_content(7, "e", "k", "2025-01-01T00:00:00.000000+00:00", "tester", PAYLOADS[payload])
+    stored = {**extra, **content, "prev_hash": "0" * 64, "hash": "1" * 64}
+    assert chain.content_bytes(json.loads(json.dumps(stored))) == canonical_json(content)
 
 
 def test_plan_covers_every_position_once():
