@@ -26,11 +26,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import struct
+import sys
 from hashlib import sha256
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ from ledger.stored import ENTRY_TOPIC, decode_entry, entry_fields
 
 PAGE = 5000  # rows per fetch from SQLite
 SEGMENT = 25_000  # positions per worker task: small enough to balance the workers and to walk again
-PARALLEL_FROM = 100_000  # shorter journals are checked in-process: starting workers costs about a second
+PARALLEL_FROM = 200_000  # shorter journals are checked in-process: starting the workers costs ~1 s of wall time
 MAX_WORKERS = 4
 
 Progress = Callable[[int], None]
@@ -343,8 +344,7 @@ def verify_split(ledger: Any, journal: JournalRows, progress: Progress | None = 
     by worker processes.
 
     Workers are spawned (nothing inherited: each opens its own connection from the ledger's
-    URL), so, as with any spawning multiprocessing, a script that calls this must keep its
-    own work under ``if __name__ == "__main__":`` (the CLI and the server do). If a worker
+    URL) without importing the caller's main module (``_main_left_alone``). If a worker
     cannot start or dies, the rest is checked in this process.
     """
     segments = plan(journal.last_version() - 1, size or SEGMENT)
@@ -353,7 +353,9 @@ def verify_split(ledger: Any, journal: JournalRows, progress: Progress | None = 
     pool = ProcessPoolExecutor(min(workers(), len(segments)), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_open, initargs=source)
     try:
-        for segment in pool.map(_check_segment, segments):
+        with _main_left_alone():  # the workers start as the tasks are submitted, all of them here
+            checked = pool.map(_check_segment, segments)
+        for segment in checked:
             if not (segment.whole and (segment.checked == 0 or segment.first_prev_hash == prev_hash)):
                 break
             expected += segment.checked
@@ -372,6 +374,32 @@ def verify_split(ledger: Any, journal: JournalRows, progress: Progress | None = 
     return walk(journal, expected, prev_hash, ledger.mapper, progress)
 
 
+@contextmanager
+def _main_left_alone() -> Iterator[None]:
+    """Start workers without the caller's ``__main__``.
+
+    A spawned worker imports the parent's main module again unless it is a package's
+    ``__main__``: for the ``ledger`` command that is the whole CLI, about a second of CPU per
+    worker, and a script without an ``if __name__ == "__main__":`` guard would run its top
+    level again in every worker. The workers need nothing from it (their functions are this
+    module's, their arguments plain values), so while they start the main module shows
+    multiprocessing neither a spec nor a file to import it from.
+    """
+    main = sys.modules["__main__"]
+    saved = {name: main.__dict__.get(name, _MISSING) for name in ("__spec__", "__file__")}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _MISSING:
+                main.__dict__.pop(name, None)
+            else:
+                main.__dict__[name] = value
+
+
+_MISSING = object()
 _rows: JournalRows | None = None  # the worker's reader, opened once per process
 
 

@@ -11,8 +11,11 @@ position and reason) as the in-process walk. Both run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -25,6 +28,7 @@ from ledger.journal import canonical_json, entry_hash, hashed_content
 from tests.conftest import raw_sql
 from tests.tampering import delete, insert_row, set_state, state_at, table
 
+ROOT = Path(__file__).resolve().parents[1]
 N = 10
 SEGMENT = 3
 HASHED = ("position", "event_id", "kind", "recorded_at", "recorded_by", "payload")
@@ -181,6 +185,38 @@ def test_progress_counts_only_checked_entries(journal: Ledger):
         steps: list[int] = []
         assert verify(journal, split=split, progress=steps.append).problem.position == 8
         assert sum(steps) == 7
+
+
+UNGUARDED_SCRIPT = """
+import sys
+from ledger.application import Ledger
+from ledger.config import database_config
+print("top level ran", flush=True)
+ledger = Ledger(database_config(sys.argv[1]))
+ledger.verify_parallel_from = 0
+result = ledger.verify()
+print(result.ok, result.length, flush=True)
+ledger.close()
+"""
+
+
+def test_workers_do_not_run_the_callers_script_again(journal: Ledger, tmp_path: Path):
+    # A spawned worker would import the caller's main module again: here a script without an
+    # `if __name__ == "__main__":` guard, whose top level would run once more in every worker.
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), journal.config.url], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["top level ran", f"True {N}"], done.stdout + done.stderr
+
+
+def test_main_module_is_restored_after_the_workers_start():
+    main = sys.modules["__main__"]
+    before = (main.__dict__.get("__spec__"), main.__dict__.get("__file__"))
+    with chain._main_left_alone():  # noqa: SLF001
+        assert main.__spec__ is None and not hasattr(main, "__file__")
+    assert (main.__dict__.get("__spec__"), main.__dict__.get("__file__")) == before
 
 
 # --- one segment ----------------------------------------------------------------------------
