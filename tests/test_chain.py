@@ -219,6 +219,20 @@ def test_main_module_is_restored_after_the_workers_start():
     assert (main.__dict__.get("__spec__"), main.__dict__.get("__file__")) == before
 
 
+def test_reading_in_pages_smaller_than_a_gap(journal: Ledger, monkeypatch: pytest.MonkeyPatch):
+    # Two rows (SQLite) or two versions (PostgreSQL) a page: the removed 4-6 span more than a page.
+    monkeypatch.setattr(chain, "PAGE", 2)
+    monkeypatch.setattr(chain.PostgresJournalRows, "PAGE", 2)
+    rows = chain.JournalRows.of(journal.recorder)
+    assert [version for page in rows.rows(after=1) for version, _, _ in page] == list(range(2, N + 2))
+    assert [version for page in rows.rows(after=3, upto=6) for version, _, _ in page] == [4, 5, 6]
+    assert verify(journal, split=False).ok
+    remove(4, 5, 6)(journal)
+    assert [version for page in rows.rows(after=1) for version, _, _ in page] == [2, 3, 4, 8, 9, 10, 11]
+    result = verify(journal, split=False)
+    assert (result.problem.position, result.problem.reason) == (4, "entry 4 is missing (next stored entry is 7): removed")
+
+
 # --- one segment ----------------------------------------------------------------------------
 
 
