@@ -72,6 +72,12 @@ def database_config(url: str | None = None) -> DatabaseConfig:
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # Insert a batch with one statement (the library's insert function over an
+            # array) instead of a pipelined executemany, which stalls for good once a batch
+            # is large enough (~10 000 events here; psycopg issue 685). Without the
+            # library's table lock notification ids still commit in order: every entry is a
+            # version of the one journal aggregate, so a writer waits for the one before it.
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
             **CACHE,
         }
         return DatabaseConfig(url, "postgres", env)

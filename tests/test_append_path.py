@@ -147,3 +147,23 @@ def test_the_journal_waits_for_the_disk_and_only_the_read_models_do_not(ledger: 
     keys = key_store_for(ledger)  # keys are created and revoked for good; answers can be re-derived
     assert _setting(keys.transaction(commit=True), statement) == waits
     assert _setting(keys.records.transaction(commit=True), statement) == does_not
+
+
+def test_a_batch_of_the_largest_size_is_recorded(loaded_ledger: Ledger) -> None:
+    """A pipelined insert of this many events stalled for good on PostgreSQL; the batch is
+    now one statement. Run in a thread, so a stall fails the test instead of hanging it."""
+    import threading
+
+    from ledger.application import MAX_BATCH
+
+    events = _requisitions(MAX_BATCH)
+    length = loaded_ledger.head()[0]
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.append(loaded_ledger.append(events, "finance")), daemon=True)
+    worker.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive(), "the append did not finish within 300 s"
+    [entries] = outcome
+    assert len(entries) == MAX_BATCH  # type: ignore[arg-type]
+    assert loaded_ledger.head()[0] == length + MAX_BATCH
+    assert loaded_ledger.verify().ok
