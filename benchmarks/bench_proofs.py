@@ -384,16 +384,18 @@ def _met(stats: dict[str, float]) -> str:
     return _ok(stats["p99_ms"], TARGET_MS)
 
 
-def render(memory: dict[str, Any], database: dict[str, Any] | None, note: str, date: str) -> str:
+def render(memory: dict[str, Any], databases: list[dict[str, Any]], notes: list[str], date: str) -> str:
     n = memory["entries"]
+    runs = " and ".join(f"`python -m benchmarks.bench_proofs {note}`" for note in notes)
     lines = [
         HEADING,
         "",
-        f"`python -m benchmarks.bench_proofs {note}`, run {date}. {n:,} journal entries in the ledger's shape, "
+        f"{runs}, run {date}. {n:,} journal entries in the ledger's shape, "
         f"{memory['leaf_bytes_mean']:.0f} bytes of canonical JSON each on average. Python "
         f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs. The machine was shared "
-        f"with other work (load average {memory['load']:.1f} when the run began), so wall-clock times are upper "
-        "bounds; CPU is this process's CPU time, about what an idle machine's wall-clock time would be.",
+        f"with other work (load average {memory['load']:.1f} when the run began; each full verify below gives "
+        "its own), so wall-clock times are upper bounds; CPU is this process's CPU time (and its worker "
+        "processes', where it says so), about what an idle machine's wall-clock time would be for one process.",
         "",
         "### Building (once per process)",
         "",
@@ -407,7 +409,7 @@ def render(memory: dict[str, Any], database: dict[str, Any] | None, note: str, d
         f"| Merkle tree from the {n:,} leaf hashes (every level cached, "
         f"{memory['tree_memory_mb']:.0f} MiB) | {_s(memory['tree_build'])} |",
     ]
-    if database:
+    for database in databases:
         lines += _stored_rows(database, n)
     lines += [
         "",
@@ -426,7 +428,7 @@ def render(memory: dict[str, Any], database: dict[str, Any] | None, note: str, d
         f"| verifier: check an inclusion proof | {_ms(memory['verify_inclusion'])} | |",
         f"| verifier: check a consistency proof (200 calls) | {_ms(memory['verify_consistency'])} | |",
     ]
-    if database:
+    for database in databases:
         b = database["backend"]
         lines += [
             f"| `proofs.latest_digest` ({b}) | {_ms(database['digest'])} | {_met(database['digest'])} |",
@@ -435,8 +437,10 @@ def render(memory: dict[str, Any], database: dict[str, Any] | None, note: str, d
             f"| `proofs.consistency`, old and new digests signed ({b}) | {_ms(database['consistency'])} | "
             f"{_met(database['consistency'])} |",
         ]
-    if database:
+    for database in databases:
         lines += ["", _where_the_time_goes(database, memory)]
+    if databases:
+        lines += ["", _split_explained(databases[0])]
     lines += [
         "",
         "A digest or proof reads at most about 2·log2(n) cached subtree hashes and hashes a few of them "
@@ -459,7 +463,7 @@ def _stored_rows(database: dict[str, Any], n: int) -> list[str]:
     how = (f"split over {database['workers']} worker processes" if split else "in one process")
     return [
         "",
-        f"### Against the stored journal ({database['backend']})",
+        f"### Against the stored journal ({BACKEND_NAMES.get(database['backend'], database['backend'])})",
         "",
         "| step | wall s | CPU s (this process + workers) | target | met (wall) |",
         "|---|---|---|---|---|",
@@ -484,6 +488,9 @@ def _stored_rows(database: dict[str, Any], n: int) -> list[str]:
     ]
 
 
+BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
 def _where_the_time_goes(database: dict[str, Any], memory: dict[str, Any]) -> str:
     single = database["verify_in_process"]["cpu_s"]
     read = database["read_rows"]["cpu_s"]
@@ -492,20 +499,34 @@ def _where_the_time_goes(database: dict[str, Any], memory: dict[str, Any]) -> st
     rest = single - database["read_decode_serialise"]["cpu_s"]
     runs = database["ledger_verify_runs"]
     shipped = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+    name = BACKEND_NAMES.get(database["backend"], database["backend"])
+    server = ("; the server's own work, finding the rows and framing the pages, shows only in the wall times"
+              if database["backend"] == "postgres" else "")
     return (
-        f"Where the single-process verify's {single:.1f} CPU seconds go (each stage measured on the stored rows "
-        f"on its own, so the parts are approximate): reading the stored rows ≈ {read:.1f} s, decoding them with "
-        f"orjson and checking their fields ≈ {max(decode, 0):.1f} s, the canonical bytes of each entry's hashed "
-        f"content ≈ {max(serialise, 0):.1f} s, SHA-256 and comparing positions and links ≈ {max(rest, 0):.1f} s "
-        f"(plain SHA-256 over the stored bytes alone: {database['stored_sha256']['cpu_s']:.1f} s; in memory, "
-        f"the general `canonical_json` of every entry takes {memory['serialise']['cpu_s']:.1f} s). "
-        f"At {database['parallel_from']:,} entries and more `Ledger.verify()` splits the journal into "
-        f"segments of consecutive positions checked by {database['workers']} spawned worker processes, each "
-        "reading its own rows; the parent checks the links between segments and walks a segment with a problem "
-        "again in order, so the answer is the single-process one. The workers' CPU "
-        f"({shipped['workers_cpu_s']:.1f} s in the median run) is the single-process work plus each worker's "
-        "start (a fresh interpreter importing the ledger); its wall time is that divided over the cores, plus "
-        "whatever else the machine was running."
+        f"{name}: where the single-process verify's {single:.1f} CPU seconds go (this process's CPU{server}; "
+        "each stage measured on the stored rows on its own, so the parts are approximate): reading the stored "
+        f"rows ≈ {read:.1f} s, decoding them with orjson and checking their fields ≈ {max(decode, 0):.1f} s, the "
+        f"canonical bytes of each entry's hashed content ≈ {max(serialise, 0):.1f} s, SHA-256 and comparing "
+        f"positions and links ≈ {max(rest, 0):.1f} s (plain SHA-256 over the stored bytes alone: "
+        f"{database['stored_sha256']['cpu_s']:.1f} s; in memory, the general `canonical_json` of every entry "
+        f"takes {memory['serialise']['cpu_s']:.1f} s). Split over {database['workers']} workers (median run) "
+        f"the same work took {shipped['workers_cpu_s']:.1f} s of the workers' CPU in {shipped['wall_s']:.1f} s: "
+        f"they had {shipped['workers_cpu_s'] / shipped['wall_s']:.1f} of the {os.cpu_count()} cores on average, "
+        "the rest went to the other work on the machine"
+        + (" and to the PostgreSQL server." if database["backend"] == "postgres" else ".")
+    )
+
+
+def _split_explained(database: dict[str, Any]) -> str:
+    return (
+        f"From {database['parallel_from']:,} entries on `Ledger.verify()` splits the journal into segments of "
+        f"consecutive positions checked by spawned worker processes (one per core, here {database['workers']}), "
+        "each reading its own rows; the parent checks the links between the segments and walks a segment with "
+        "a problem again in order, so the answer is the single-process one (ledger/chain.py). A worker's start "
+        "(a fresh interpreter importing ledger/chain.py, about 0.3 s of CPU) is the only work the split adds, "
+        "so with the cores free its wall time would come close to the single-process CPU time divided by the "
+        "cores — an estimate, not measured: this machine was never idle during the runs, and PostgreSQL's "
+        "server needs cores of its own."
     )
 
 
@@ -520,8 +541,9 @@ def write_section(section: str) -> None:
         DOC.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
         return
     rest = text[start + len(HEADING):]
-    following = rest.find("\n## ")
-    end = len(text) if following < 0 else start + len(HEADING) + following + 1
+    # The section ends at the next heading or at the next section's marker comment (bench_api's).
+    ends = [i for i in (rest.find("\n## "), rest.find("\n<!-- ")) if i >= 0]
+    end = len(text) if not ends else start + len(HEADING) + min(ends) + 1
     DOC.write_text(text[:start] + section + ("\n" + text[end:] if end < len(text) else ""), encoding="utf-8")
 
 
@@ -531,11 +553,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("sqlite", "postgres", "none"), default="sqlite")
     parser.add_argument("--append-docs", action="store_true", help="write the Proofs section of docs/benchmarks.md")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
-    parser.add_argument("--from-json", type=Path, help="only render figures written earlier with --json")
+    parser.add_argument("--from-json", type=Path, action="append",
+                        help="only render figures written earlier with --json; repeat it to show one run's "
+                             "in-memory part and every run's database part (say, SQLite and PostgreSQL)")
     args = parser.parse_args(argv)
     if args.from_json:
-        saved = json.loads(args.from_json.read_text())
-        section = render(saved["memory"], saved["database"], saved["note"], saved["date"])
+        saved = [json.loads(path.read_text()) for path in args.from_json]
+        section = render(saved[0]["memory"], [s["database"] for s in saved if s["database"]],
+                         [s["note"] for s in saved], saved[0]["date"])
         print(section)
         if args.append_docs:
             write_section(section)
@@ -550,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         database = stored(args.database, args.entries)
     note = f"--entries {args.entries} --database {args.database}"
     date = dt.date.today().isoformat()
-    section = render(memory, database, note, date)
+    section = render(memory, [database] if database else [], [note], date)
     print(section)
     if args.json:
         args.json.write_text(json.dumps({"memory": memory, "database": database, "note": note, "date": date},
