@@ -27,12 +27,12 @@ import multiprocessing
 import os
 import struct
 import sys
-from hashlib import sha256
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 
 import orjson
