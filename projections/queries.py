@@ -6,6 +6,7 @@ the reports render. Filters: agreement, part, recipient.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ class Filters:
     recipient_id: str | None = None
 
 
-def _states(views: LedgerViews, clock: Clock, flt: Filters, kinds: tuple[str, ...] = ()) -> list[AgreementState]:
+def _states(views: LedgerViews, clock: Clock, flt: Filters, kinds: tuple[str, ...] = ()) -> Iterable[AgreementState]:
+    """One agreement's state, or every agreement's, a few agreements at a time."""
     if not flt.agreement_id:
         return agreement_states(views, clock, flt.recipient_id, kinds)
     state = agreement_state(views, flt.agreement_id, clock, flt.recipient_id, kinds)

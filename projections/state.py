@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,8 @@ class AgreementState:
         return effective_deadline(amended, self.policy(part)) if amended else None
 
 
+AGREEMENTS_PER_QUERY = 50
+
 #: The documents the balance rules read (lapse, forfeiture, due back, deadlines). Payouts and
 #: onward transfers, most of a ledger's documents, are already summed in the postings.
 BALANCE_KINDS = ("agreement_decided", "agreement_amended", "allocation_decided", "requisition_received",
@@ -132,18 +134,24 @@ def agreement_state(views: LedgerViews, agreement_id: str, clock: Clock,
 
 
 def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None = None,
-                     kinds: Sequence[str] = ()) -> list[AgreementState]:
-    """Every agreement decided as known at ``clock``, by agreement id: two queries in all,
-    not two per agreement."""
+                     kinds: Sequence[str] = ()) -> Iterator[AgreementState]:
+    """Every agreement decided as known at ``clock``, by agreement id: two queries per
+    AGREEMENTS_PER_QUERY agreements (not two per agreement), and only that many agreements'
+    documents in memory at a time."""
     as_of, known_at = clock.params
-    documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for doc in views.documents(as_of, known_at, kinds=kinds):
-        documents[doc["agreement_id"]].append(doc)
-    sums: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in views.account_sums(as_of, known_at, recipient_id=recipient_id):
-        sums[row["agreement_id"]].append(row)
-    states = (_state(views, clock, documents[i], sums[i], recipient_id) for i in sorted(documents))
-    return [s for s in states if s is not None]
+    ids = agreement_ids(views, clock)
+    for start in range(0, len(ids), AGREEMENTS_PER_QUERY):
+        chunk = ids[start:start + AGREEMENTS_PER_QUERY]
+        documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for doc in views.documents(as_of, known_at, kinds=kinds, agreement_ids=chunk):
+            documents[doc["agreement_id"]].append(doc)
+        sums: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in views.account_sums(as_of, known_at, recipient_id=recipient_id, agreement_ids=chunk):
+            sums[row["agreement_id"]].append(row)
+        for agreement_id in chunk:
+            state = _state(views, clock, documents[agreement_id], sums[agreement_id], recipient_id)
+            if state is not None:
+                yield state
 
 
 def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]], rows: list[dict[str, Any]],

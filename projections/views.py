@@ -161,13 +161,9 @@ class LedgerViews(SqlView):
     # --- queries -------------------------------------------------------------------
 
     def account_sums(self, as_of: str, known_at: str, agreement_id: str | None = None,
-                     recipient_id: str | None = None) -> list[dict[str, Any]]:
+                     recipient_id: str | None = None, agreement_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Visible postings summed per agreement, part, recipient, route and account."""
-        clauses, params = [VISIBLE], [as_of, known_at, known_at]
-        for column, value in (("agreement_id", agreement_id), ("recipient_id", recipient_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+        clauses, params = _where(as_of, known_at, agreement_id, recipient_id, agreement_ids)
         return self.query(
             "SELECT agreement_id, part_id, recipient_id, route, account, SUM(amount) AS amount"
             f" FROM {{s}}postings WHERE {' AND '.join(clauses)}"
@@ -181,12 +177,9 @@ class LedgerViews(SqlView):
         return int(total)
 
     def documents(self, as_of: str, known_at: str, agreement_id: str | None = None,
-                  recipient_id: str | None = None, kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
-        clauses, params = [VISIBLE], [as_of, known_at, known_at]
-        for column, value in (("agreement_id", agreement_id), ("recipient_id", recipient_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+                  recipient_id: str | None = None, kinds: Sequence[str] = (),
+                  agreement_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
+        clauses, params = _where(as_of, known_at, agreement_id, recipient_id, agreement_ids)
         if kinds:
             clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
             params.extend(kinds)
@@ -204,6 +197,20 @@ class LedgerViews(SqlView):
             "documents": [tuple(r.values()) for r in self.query(
                 f"SELECT {DOCUMENT_COLUMNS} FROM {{s}}documents ORDER BY position")],
         }
+
+
+def _where(as_of: str, known_at: str, agreement_id: str | None, recipient_id: str | None,
+           agreement_ids: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """The visibility clause for (as_of, known_at), and the filters given."""
+    clauses, params = [VISIBLE], [as_of, known_at, known_at]
+    for column, value in (("agreement_id", agreement_id), ("recipient_id", recipient_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if agreement_ids:
+        clauses.append(f"agreement_id IN ({','.join('?' * len(agreement_ids))})")
+        params.extend(agreement_ids)
+    return clauses, params
 
 
 def _report_key(payload: dict[str, Any]) -> tuple[Any, ...]:
