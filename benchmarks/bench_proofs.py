@@ -500,7 +500,7 @@ def _where_the_time_goes(database: dict[str, Any], memory: dict[str, Any]) -> st
     runs = database["ledger_verify_runs"]
     shipped = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
     name = BACKEND_NAMES.get(database["backend"], database["backend"])
-    server = ("; the server's own work, finding the rows and framing the pages, shows only in the wall times"
+    server = ("; the server's own work, finding and sending the rows, shows only in the wall times"
               if database["backend"] == "postgres" else "")
     return (
         f"{name}: where the single-process verify's {single:.1f} CPU seconds go (this process's CPU{server}; "
