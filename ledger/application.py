@@ -148,9 +148,10 @@ class Ledger(Application[Any]):
         each batch the same way); ``events`` are already parsed. Records nothing."""
         now = now or self.clock()
         today = now.astimezone(STOCKHOLM).date()
-        recipients = self.index.recipient_ids()
-        errors = check_references(events, self.index, today, recipients)
-        errors += duplicate_registration(events, recipients)
+        with self.index.reading():  # one read transaction for all the checks' queries
+            recipients = self.index.recipient_ids()
+            errors = check_references(events, self.index, today, recipients)
+            errors += duplicate_registration(events, recipients)
         if errors:
             raise LedgerValidationError(sorted(errors, key=lambda e: e.item))
 

@@ -8,6 +8,7 @@ column types (TEXT for ISO dates, BIGINT for öre and positions) work on both.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,16 @@ SQLITE_CACHE = "PRAGMA cache_size = -65536"  # KiB: 64 MB
 # wait for the disk. SQLite's setting is per connection: the read models have their own.
 SQLITE_NO_WAIT = "PRAGMA synchronous = NORMAL"
 POSTGRES_NO_WAIT = "SET LOCAL synchronous_commit TO OFF"
+
+
+_READING = threading.local()
+
+
+def _open_cursors() -> dict[int, Any]:
+    """This thread's cursors of open ``reading()`` blocks, by id(view)."""
+    if not hasattr(_READING, "cursors"):
+        _READING.cursors = {}
+    return _READING.cursors  # type: ignore[no-any-return]
 
 
 class SqlView:
@@ -117,7 +128,27 @@ class SqlView:
             with connection.transaction(commit=commit) as cursor:
                 yield cursor
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run this thread's queries of the block in one read transaction: on PostgreSQL
+        each query on its own costs a BEGIN and a ROLLBACK round trip besides its own.
+        The block sees the database as it was when it began: write nothing inside it."""
+        open_cursors = _open_cursors()
+        if id(self) in open_cursors:
+            yield  # already inside one
+            return
+        with self.transaction(commit=False) as cursor:
+            open_cursors[id(self)] = cursor
+            try:
+                yield
+            finally:
+                del open_cursors[id(self)]
+
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = _open_cursors().get(id(self))
+        if cursor is not None:
+            cursor.execute(self.sql(statement), list(params))
+            return [dict(row) for row in cursor.fetchall()]
         with self.transaction(commit=False) as cursor:
             cursor.execute(self.sql(statement), list(params))
             return [dict(row) for row in cursor.fetchall()]

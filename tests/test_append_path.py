@@ -167,3 +167,24 @@ def test_a_batch_of_the_largest_size_is_recorded(loaded_ledger: Ledger) -> None:
     assert len(entries) == MAX_BATCH  # type: ignore[arg-type]
     assert loaded_ledger.head()[0] == length + MAX_BATCH
     assert loaded_ledger.verify().ok
+
+
+def test_queries_in_a_reading_block_share_one_transaction_and_only_in_their_thread(loaded_ledger: Ledger) -> None:
+    import threading
+
+    from ledger.sql import _open_cursors
+
+    index = loaded_ledger.index
+    outside = index.recipient_ids()
+    with index.reading():
+        cursor = _open_cursors()[id(index)]
+        with index.reading():  # nested: the same transaction
+            assert _open_cursors()[id(index)] is cursor
+            inside = index.recipient_ids()
+        seen_elsewhere: list[bool] = []
+        thread = threading.Thread(target=lambda: seen_elsewhere.append(id(index) in _open_cursors()))
+        thread.start()
+        thread.join()
+    assert inside == outside
+    assert seen_elsewhere == [False]
+    assert id(index) not in _open_cursors()
