@@ -36,9 +36,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -56,7 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-LOOPBACK = "127.0.0.1"
+from tests.reliability.harness import Server  # noqa: E402 - the path first: it runs as a script
+
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 AGREEMENT, PART = "god-och-nara-vard-2020", "nara-vard"
 COUNTIES = (
@@ -232,12 +230,6 @@ def drive(jobs: list[Any], workers: int, send: Callable[[Any, Any], tuple[str, i
 # --- the two sides -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
 def prepare(url: str) -> str:
     """Seed agreements and an appender key in the database; returns the key's token."""
     from api.app import key_store_for
@@ -254,34 +246,19 @@ def prepare(url: str) -> str:
 
 
 class HttpSide:
-    """``ledger serve`` in its own process on a free loopback port."""
+    """``ledger serve`` in its own process on a free loopback port (the reliability tests'
+    ``Server``), with an appender key."""
 
     def __init__(self, url: str, folder: Path):
         self.token = prepare(url)
-        self.port = free_port()
-        self.base = f"http://{LOOPBACK}:{self.port}"
-        self.log_path = folder / f"serve-{self.port}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LEDGER_SIGNING_KEY": str(folder / "signing-key.pem")}
-        command = [sys.executable, "-m", "ledger.cli", "serve", "--no-load", "--host", LOOPBACK,
-                   "--port", str(self.port), "--database-url", url]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ledger serve exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"ledger serve did not start:\n{self.log()}")
+        self.server = Server(url, folder, load=False,
+                             env={"LEDGER_SIGNING_KEY": str(folder / "signing-key.pem")}).start()
+        self.base = self.server.url
+        assert self.server.process is not None
+        self.process = self.server.process
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+        return self.server.log()
 
     def cpu(self) -> float:
         return proc_cpu(self.process.pid)
@@ -301,13 +278,7 @@ class HttpSide:
         return "201", len(response.json()["events"])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=20)
+        self.server.stop()
 
 
 class Timed:

@@ -68,8 +68,10 @@ def wait_until(predicate: Any, seconds: float = 30.0, every: float = 0.05) -> bo
 class Server:
     """``ledger serve`` in its own process group on a free loopback port."""
 
-    def __init__(self, database_url: str, log_dir: Path, port: int | None = None, load: bool = True):
+    def __init__(self, database_url: str, log_dir: Path, port: int | None = None, load: bool = True,
+                 env: dict[str, str] | None = None):
         self.database_url, self.log_dir, self.load = database_url, log_dir, load
+        self.env = env or {}  # added to the server's environment
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -84,7 +86,8 @@ class Server:
         command = [sys.executable, "-m", "ledger.cli", "serve", "--host", LOOPBACK, "--port", str(self.port),
                    "--database-url", self.database_url, "--load" if self.load else "--no-load"]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                        start_new_session=True,
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         log.close()
         if not wait_until(self._healthy, timeout, 0.1):
             self.kill()
