@@ -582,12 +582,11 @@ def verdicts(data: dict[str, Any]) -> list[str]:
              "| target | backend | figure | verdict |", "|---|---|---|---|"]
     for result in data["results"]:
         backend = result["backend"]
-        for row in [x for x in result["rows"] if x["rate"]][:1]:
+        for row in [x for x in result["rows"] if x["rate"]][:1]:  # the target is checked at the first rate
             h = row["http"]
-            if row["rate"]:
-                lines.append(f"| p99 ≤ {TARGET_PACED_P99_MS:g} ms at {row['rate']:g} req/s | {backend} | "
-                             f"p99 {h['p99_ms']:.1f} ms (p50 {h['p50_ms']:.1f}) | "
-                             f"{_ok(h['p99_ms'] <= TARGET_PACED_P99_MS)} |")
+            lines.append(f"| p99 ≤ {TARGET_PACED_P99_MS:g} ms at {row['rate']:g} req/s | {backend} | "
+                         f"p99 {h['p99_ms']:.1f} ms (p50 {h['p50_ms']:.1f}) | "
+                         f"{_ok(h['p99_ms'] <= TARGET_PACED_P99_MS)} |")
         for row in result["rows"]:
             h = row["http"]
             if row["batch"]:
