@@ -169,7 +169,7 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
         # Notification ids may skip numbers on PostgreSQL (a writer that lost a race used one), so
         # "behind" is counted in notifications, and the journal's length comes from the index.
         head = ledger.recorder.max_notification_id() or 0
-        behind = {view.view_name: head - (view.max_tracking_id(ledger.name) or 0) for view, _ in ledger.projections}
+        behind = {view.view_name: head - (view.max_tracking_id(ledger.name) or 0) for view in ledger.read_models}
         body = {"status": "ready", "journal_position": ledger.head()[0], "notifications_behind": behind}
         return JSONResponse(body)
 

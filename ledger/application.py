@@ -22,9 +22,9 @@ from ledger.admission import FieldError, LedgerValidationError, check_references
 from ledger.calendar import STOCKHOLM
 from ledger.config import DatabaseConfig, database_config
 from ledger.events import EventBase
-from ledger.index import EventFilter, JournalIndex, JournalIndexProjection, PostgresJournalIndex, SQLiteJournalIndex
+from ledger.index import EventFilter, JournalIndex, PostgresJournalIndex, SQLiteJournalIndex
 from ledger.terms import Agreement
-from projections.views import LedgerViews, LedgerViewsProjection, PostgresLedgerViews, SQLiteLedgerViews
+from projections.views import LedgerViews, PostgresLedgerViews, SQLiteLedgerViews
 from ledger.timeparams import format_recorded
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal
 from ledger.stored import decode_entry
@@ -82,10 +82,9 @@ class Ledger(Application[Any]):
         self.views: LedgerViews = self.read_factory.tracking_recorder(  # type: ignore[assignment]
             PostgresLedgerViews if postgres else SQLiteLedgerViews  # type: ignore[arg-type]
         )
-        self.projections: list[tuple[Any, Any]] = [
-            (self.index, JournalIndexProjection(view=self.index)),
-            (self.views, LedgerViewsProjection(view=self.views)),
-        ]
+        #: The read models an append or a catch-up writes (ProjectionRunner, projections/runner.py,
+        #: drives the same ones through their eventsourcing Projection classes).
+        self.read_models: list[JournalIndex | LedgerViews] = [self.index, self.views]
         self.clock = clock
         self._append_lock = threading.Lock()
         self._catch_up_lock = threading.RLock()
@@ -182,7 +181,7 @@ class Ledger(Application[Any]):
             if not following or following[0].id != first:
                 self.catch_up()
                 return
-        self._write_views([(view, entries) for view, _ in self.projections], Tracking(self.name, last))
+        self._write_views([(view, entries) for view in self.read_models], Tracking(self.name, last))
         self._reached = last
 
     def _journal(self) -> Journal:
@@ -210,7 +209,7 @@ class Ledger(Application[Any]):
             return self._catch_up(batch_size, progress)
 
     def _catch_up(self, batch_size: int, progress: Callable[[int], None] | None) -> int:
-        positions = {id(v): v.max_tracking_id(self.name) or 0 for v, _ in self.projections}
+        positions = {id(v): v.max_tracking_id(self.name) or 0 for v in self.read_models}
         start, seen = min(positions.values()), 0
         while True:
             self._reached = start
@@ -220,7 +219,7 @@ class Ledger(Application[Any]):
             decoded = [(n.id, decode_entry(n, self.mapper)) for n in notifications]
             last = notifications[-1].id
             pending = [(view, [e for nid, e in decoded if nid > positions[id(view)] and e is not None])
-                       for view, _ in self.projections if last > positions[id(view)]]
+                       for view in self.read_models if last > positions[id(view)]]
             self._write_views(pending, Tracking(self.name, last))
             positions.update((id(view), last) for view, _ in pending)
             start = last
@@ -229,23 +228,18 @@ class Ledger(Application[Any]):
                 progress(len(notifications))
 
     def _write_views(self, pending: list[tuple[Any, list[Entry]]], tracking: Tracking) -> None:
-        """Write each view's entries and its tracking position: in one transaction when the
-        views share a database (they do), so a page costs one commit, not one per view."""
-        if all(view.datastore is self.index.datastore for view, _ in pending):
-            with self.index.transaction(commit=True) as cursor:
-                for view, entries in pending:
-                    view.write(cursor, entries, tracking)
-            return
-        for view, entries in pending:
-            with view.transaction(commit=True) as cursor:
+        """Write each read model's entries and its tracking position in one transaction (they
+        share the read factory's database), so a page costs one commit, not one per model."""
+        with self.index.transaction(commit=True) as cursor:
+            for view, entries in pending:
                 view.write(cursor, entries, tracking)
 
     def rebuild(self, progress: Callable[[int], None] | None = None, page: int = 5000) -> int:
         """Empty every read model and rebuild it from the journal."""
-        for view, _ in self.projections:
+        for view in self.read_models:
             view.reset(self.name)
         seen = self.catch_up(batch_size=page, progress=progress)
-        for view, _ in self.projections:
+        for view in self.read_models:
             view.restore_indexes()
         return seen
 

@@ -141,7 +141,7 @@ def test_the_journal_waits_for_the_disk_and_only_the_read_models_do_not(ledger: 
     else:
         statement, waits, does_not = "SHOW synchronous_commit", "on", "off"
     assert _setting(ledger.recorder.datastore.transaction(commit=True), statement) == waits
-    for view, _ in ledger.projections:
+    for view in ledger.read_models:
         assert _setting(view.transaction(commit=True), statement) == does_not
     assert _setting(ledger.recorder.datastore.transaction(commit=True), statement) == waits
     keys = key_store_for(ledger)  # keys are created and revoked for good; answers can be re-derived

@@ -388,7 +388,7 @@ def check_consistency(database_url: str, expected: dict[str, dict[str, Any]] | N
             if row is None or row["position"] != answer["position"] or row["hash"] != answer["hash"]:
                 missing += 1
         head = ledger.recorder.max_notification_id() or 0
-        tracking = all((view.max_tracking_id(ledger.name) or 0) == head for view, _ in ledger.projections)
+        tracking = all((view.max_tracking_id(ledger.name) or 0) == head for view in ledger.read_models)
         verified = ledger.verify().ok
         views_equal = index_equal = True
         if rebuild:

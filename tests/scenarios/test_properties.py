@@ -283,7 +283,7 @@ def test_incremental_views_equal_a_full_rebuild(backend: str, data: st.DataObjec
 
         # Replaying in small catch-up batches gives the same tables too.
         batch_size = data.draw(st.integers(min_value=1, max_value=7), label="batch_size")
-        for view, _ in ledger.projections:
+        for view in ledger.read_models:
             view.reset(ledger.name)
         ledger.catch_up(batch_size=batch_size)
         assert snapshot(ledger) == incremental
