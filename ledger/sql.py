@@ -9,6 +9,7 @@ column types (TEXT for ISO dates, BIGINT for öre and positions) work on both.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,9 @@ SQLITE_CACHE = "PRAGMA cache_size = -65536"  # KiB: 64 MB
 # next catch-up projects those entries again from the journal, whose own commits still
 # wait for the disk. SQLite's setting is per connection: the read models have their own.
 SQLITE_NO_WAIT = "PRAGMA synchronous = NORMAL"
+SQLITE_WAIT = "PRAGMA synchronous = FULL"  # SQLite's default, which the journal's connections keep
+#: Each SQLite connection set up so far, and whether its commits wait for the disk.
+_SQLITE_WAITS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 POSTGRES_NO_WAIT = "SET LOCAL synchronous_commit TO OFF"
 
 
@@ -118,15 +122,21 @@ class SqlView:
                 yield cursor
             return
         with self.datastore.get_connection(commit=commit) as connection:  # type: ignore[attr-defined]
-            # Per connection, and outside a transaction (SQLite refuses the safety level inside one).
-            # SQLite's default page cache is 2 MB; the read models' indexes on random event
-            # ids thrash it once the tables outgrow it.
-            settings = connection.cursor()
-            settings.execute(SQLITE_CACHE)
-            if not self.waits_for_disk:
-                settings.execute(SQLITE_NO_WAIT)
+            self._set_up(connection)
             with connection.transaction(commit=commit) as cursor:
                 yield cursor
+
+    def _set_up(self, connection: Any) -> None:
+        """SQLite settings last as long as the connection, so they are set once per pooled
+        connection (outside a transaction: SQLite refuses the safety level inside one).
+        SQLite's default page cache is 2 MB; the read models' indexes on random event ids
+        thrash it once the tables outgrow it."""
+        if _SQLITE_WAITS.get(connection) is self.waits_for_disk:
+            return
+        settings = connection.cursor()
+        settings.execute(SQLITE_CACHE)
+        settings.execute(SQLITE_WAIT if self.waits_for_disk else SQLITE_NO_WAIT)
+        _SQLITE_WAITS[connection] = self.waits_for_disk
 
     @contextmanager
     def reading(self) -> Iterator[None]:
