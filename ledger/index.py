@@ -156,8 +156,8 @@ class JournalIndex(SqlView):
             return None
         cached = self._parts.get(agreement_id)
         if cached is None or cached[0] != position:
-            terms = self.agreement(agreement_id)
-            cached = (position, frozenset(p["part_id"] for p in terms["parts"]) if terms else frozenset())
+            terms = self.event_at(position)["payload"]["agreement"]  # type: ignore[index]
+            cached = (position, frozenset(p["part_id"] for p in terms["parts"]))
             self._parts[agreement_id] = cached
         return set(cached[1])
 
