@@ -189,6 +189,14 @@ class LedgerViews(SqlView):
             row["payload"] = parse_json(row["payload"])
         return rows
 
+    def agreement_ids(self, as_of: str, known_at: str) -> list[str]:
+        """The agreements with a visible decision or amendment (an amendment supersedes the
+        decision's document), without reading their terms."""
+        rows = self.query("SELECT DISTINCT agreement_id FROM {s}documents WHERE " + VISIBLE
+                          + " AND kind IN ('agreement_decided', 'agreement_amended') ORDER BY agreement_id",
+                          [as_of, known_at, known_at])
+        return [r["agreement_id"] for r in rows]
+
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of both tables in a stable order: to compare a rebuild with incremental updates."""
         return {
