@@ -57,6 +57,11 @@ class JournalBusy(RuntimeError):
     """Too many concurrent writers won the race for the next position; nothing was recorded."""
 
 
+class _ViewsMoved(IntegrityError):
+    """The read models do not stand where this process last left them: a conflict, like
+    another writer's tracking row, so whatever handles one handles the other."""
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(tz=dt.timezone.utc)
 
@@ -171,9 +176,10 @@ class Ledger(Application[Any]):
     def _project_recorded(self, entries: list[Entry], recordings: Sequence[Any]) -> None:
         """Bring the read models up to the entries just recorded without reading them back.
 
-        Only when the views stand right before them (the catch-up just before the save
-        brought them to ``_reached``, and nothing was recorded between); otherwise another
-        writer came first and the ordinary catch-up reads the journal.
+        Only when the views stand right before them: the catch-up just before the save
+        brought them to ``_reached`` and nothing was recorded between. ``_write_views``
+        checks that against the stored positions (a crash may have undone that catch-up);
+        in every other case the ordinary catch-up reads the journal.
         """
         first, last = recordings[0].notification.id, recordings[-1].notification.id
         if first != self._reached + 1:  # PostgreSQL's ids may skip: look for what lies between
@@ -181,7 +187,12 @@ class Ledger(Application[Any]):
             if not following or following[0].id != first:
                 self.catch_up()
                 return
-        self._write_views([(view, entries) for view in self.read_models], Tracking(self.name, last))
+        since = {view.tracking_name(self.name): self._reached for view in self.read_models}
+        try:
+            self._write_views([(view, entries) for view in self.read_models], Tracking(self.name, last), since)
+        except _ViewsMoved:
+            self.catch_up()
+            return
         self._reached = last
 
     def _journal(self) -> Journal:
@@ -220,17 +231,28 @@ class Ledger(Application[Any]):
             last = notifications[-1].id
             pending = [(view, [e for nid, e in decoded if nid > positions[id(view)] and e is not None])
                        for view in self.read_models if last > positions[id(view)]]
-            self._write_views(pending, Tracking(self.name, last))
+            since = {view.tracking_name(self.name): positions[id(view)] for view, _ in pending}
+            self._write_views(pending, Tracking(self.name, last), since)
             positions.update((id(view), last) for view, _ in pending)
             start = last
             seen += len(notifications)
             if progress:
                 progress(len(notifications))
 
-    def _write_views(self, pending: list[tuple[Any, list[Entry]]], tracking: Tracking) -> None:
+    def _write_views(self, pending: list[tuple[Any, list[Entry]]], tracking: Tracking,
+                     since: dict[str, int]) -> None:
         """Write each read model's entries and its tracking position in one transaction (they
-        share the read factory's database), so a page costs one commit, not one per model."""
+        share the read factory's database), so a page costs one commit, not one per model.
+
+        ``since`` says where each model (by tracking name) stood when its entries were
+        chosen. If one stands elsewhere now, writing would leave a gap or a repeat: roll
+        back and raise _ViewsMoved. A PostgreSQL crash can lose the models' last commits
+        (they don't wait for the disk, ledger/sql.py) while this process lives on; another
+        process may also have moved them.
+        """
         with self.index.transaction(commit=True) as cursor:
+            if self.index.positions(cursor, list(since)) != since:
+                raise _ViewsMoved
             for view, entries in pending:
                 view.write(cursor, entries, tracking)
 

@@ -69,6 +69,16 @@ class SqlView:
     def max_tracking_id(self, application_name: str) -> int | None:
         return super().max_tracking_id(self.tracking_name(application_name))  # type: ignore[misc]
 
+    def positions(self, cursor: Any, tracking_names: Sequence[str]) -> dict[str, int]:
+        """The tracking positions of the named rows (0 for none yet), as the caller's
+        transaction sees them: views that share this one's tracking table are read at once."""
+        marks = ",".join("?" * len(tracking_names))
+        cursor.execute(self.sql(f"SELECT application_name AS name, MAX(notification_id) AS n"
+                                f" FROM {{s}}{self.tracking_table} WHERE application_name IN ({marks})"
+                                " GROUP BY application_name"), list(tracking_names))
+        found = {row["name"]: row["n"] for row in cursor.fetchall()}
+        return {name: found.get(name) or 0 for name in tracking_names}
+
     def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None:
         named = Tracking(self.tracking_name(tracking.application_name), tracking.notification_id)
         super()._insert_tracking(cursor, named)  # type: ignore[misc]

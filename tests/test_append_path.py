@@ -8,6 +8,7 @@ outcome against what a fresh process reading the database would find.
 from __future__ import annotations
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from api.app import key_store_for
 from ledger import catalogue
@@ -96,6 +97,65 @@ def test_an_amendment_that_drops_a_part_refuses_events_for_it_afterwards(loaded_
     assert [(e.field, e.reason.split(" (")[0]) for e in refused.value.errors] == [
         ("part_id", f"agreement {AGREEMENT!r} has no part {PART!r}")]
     assert ledger.head()[0] == length
+
+
+def test_read_models_lost_in_a_database_crash_after_the_catch_up_are_projected_again(
+        loaded_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL can lose the read models' last commits in a crash (they don't wait for
+    the disk) while the ledger's process lives on. When the commit lost is the catch-up an
+    append made just before saving, the append must not project its own entries over the
+    gap: every recorded event id stays known, so a retried request is refused, never
+    recorded twice."""
+    ledger = loaded_ledger
+    before = ledger.recorder.max_notification_id()
+    [lost] = ledger.append(_requisitions(1), "finance")
+    check = ledger.check
+
+    def crash_after_the_catch_up(events: list, now: object = None) -> None:
+        check(events, now)  # type: ignore[arg-type]
+        for view in ledger.read_models:  # what the crash undoes: `lost`'s rows and the positions
+            for table in view.tables:
+                raw_sql(ledger, f"DELETE FROM {table} WHERE position = ?", (lost.position,))
+            raw_sql(ledger, f"UPDATE {view.tracking_table} SET notification_id = ? WHERE application_name = ?",
+                    (before, view.tracking_name(ledger.name)))
+
+    monkeypatch.setattr(ledger, "check", crash_after_the_catch_up)
+    [after] = ledger.append(_requisitions(1), "finance")
+    monkeypatch.undo()
+    assert ledger.index.existing_event_ids([lost.event_id, after.event_id]) == {lost.event_id, after.event_id}
+    with pytest.raises(LedgerValidationError, match="already recorded"):
+        ledger.append([lost.payload], "finance")
+    incremental = _reads(ledger)
+    ledger.rebuild()
+    assert _reads(ledger) == incremental
+
+
+def test_a_catch_up_page_lost_in_a_database_crash_is_read_again(
+        loaded_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash that loses one page of a catch-up while the process goes on reading must
+    not let the next page be written over the gap."""
+    ledger = loaded_ledger
+    ledger.append(_requisitions(30), "finance")
+    expected = _reads(ledger)
+    for view in ledger.read_models:
+        view.reset(ledger.name)
+        view.restore_indexes()
+    write, pages = ledger._write_views, []
+
+    def lose_the_first_page(pending: list, tracking: Tracking, since: dict[str, int]) -> None:
+        write(pending, tracking, since)
+        pages.append(tracking.notification_id)
+        if len(pages) == 1:
+            for view in ledger.read_models:
+                for table in view.tables:
+                    raw_sql(ledger, f"DELETE FROM {table}")
+                raw_sql(ledger, f"DELETE FROM {view.tracking_table} WHERE application_name = ?",
+                        (view.tracking_name(ledger.name),))
+
+    monkeypatch.setattr(ledger, "_write_views", lose_the_first_page)
+    ledger.catch_up(batch_size=20)
+    assert pages.count(pages[0]) == 2  # the lost page was written again
+    assert _reads(ledger) == expected
 
 
 def test_read_models_written_by_the_append_equal_a_rebuild_on_both_backends(loaded_ledger: Ledger) -> None:
