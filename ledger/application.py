@@ -220,7 +220,9 @@ class Ledger(Application[Any]):
             return self._catch_up(batch_size, progress)
 
     def _catch_up(self, batch_size: int, progress: Callable[[int], None] | None) -> int:
-        positions = {id(v): v.max_tracking_id(self.name) or 0 for v in self.read_models}
+        with self.index.transaction(commit=False) as cursor:  # one query for every model's position
+            stored = self.index.positions(cursor, [v.tracking_name(self.name) for v in self.read_models])
+        positions = {id(v): stored[v.tracking_name(self.name)] for v in self.read_models}
         start, seen = min(positions.values()), 0
         while True:
             self._reached = start
