@@ -135,6 +135,10 @@ class JournalIndex(SqlView):
         rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE event_id = ?", [event_id])
         return decode_row(rows[0]) if rows else None
 
+    def position_of(self, event_id: str) -> int | None:
+        """The event's journal position (None if it is not indexed), without its payload."""
+        return self.scalar("SELECT position FROM {s}journal_index WHERE event_id = ?", [event_id])  # type: ignore[no-any-return]
+
     def event_at(self, position: int) -> dict[str, Any] | None:
         rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE position = ?", [position])
         return decode_row(rows[0]) if rows else None

@@ -157,13 +157,13 @@ def latest_digest(ledger: Any, key: SigningKey) -> dict[str, Any]:
 
 
 def _position_of(ledger: Any, event_id: str) -> int:
-    row = ledger.index.event(event_id)
-    if row is None:
+    position = ledger.index.position_of(event_id)
+    if position is None:
         ledger.catch_up()
-        row = ledger.index.event(event_id)
-    if row is None:
+        position = ledger.index.position_of(event_id)
+    if position is None:
         raise EventNotFound(f"no event {event_id} is recorded")
-    return int(row["position"])
+    return int(position)
 
 
 def inclusion(ledger: Any, event_id: str, size: int | None = None, key: SigningKey | None = None) -> dict[str, Any]:

@@ -165,10 +165,17 @@ class SqlView:
                 del open_cursors[id(self)]
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of one SELECT, inside this thread's ``reading()`` block if one is open."""
         cursor = _open_cursors().get(id(self))
         if cursor is not None:
             cursor.execute(self.sql(statement), list(params))
             return [dict(row) for row in cursor.fetchall()]
+        if self.is_postgres:
+            # The library's connections are in autocommit mode: one SELECT on its own is its
+            # own transaction, one round trip instead of three (BEGIN, SELECT, ROLLBACK).
+            with self.datastore.get_connection() as connection, connection.cursor() as cursor:  # type: ignore[attr-defined]
+                cursor.execute(self.sql(statement), list(params))
+                return [dict(row) for row in cursor.fetchall()]
         with self.transaction(commit=False) as cursor:
             cursor.execute(self.sql(statement), list(params))
             return [dict(row) for row in cursor.fetchall()]
