@@ -220,8 +220,7 @@ class Ledger(Application[Any]):
             return self._catch_up(batch_size, progress)
 
     def _catch_up(self, batch_size: int, progress: Callable[[int], None] | None) -> int:
-        with self.index.transaction(commit=False) as cursor:  # one query for every model's position
-            stored = self.index.positions(cursor, [v.tracking_name(self.name) for v in self.read_models])
+        stored = self.index.positions([v.tracking_name(self.name) for v in self.read_models])  # one query
         positions = {id(v): stored[v.tracking_name(self.name)] for v in self.read_models}
         start, seen = min(positions.values()), 0
         while True:
@@ -253,7 +252,7 @@ class Ledger(Application[Any]):
         process may also have moved them.
         """
         with self.index.transaction(commit=True) as cursor:
-            if self.index.positions(cursor, list(since)) != since:
+            if self.index.positions(list(since), cursor) != since:
                 raise _ViewsMoved
             for view, entries in pending:
                 view.write(cursor, entries, tracking)

@@ -133,6 +133,12 @@ class PostgresJournalRows(JournalRows):
                           " ORDER BY originator_version").format(self.table)
 
     def rows(self, after: int, upto: int | None = None) -> Iterator[list[Row]]:
+        # First seek the next stored version: at the head (a proof refreshing its tree)
+        # that one index lookup is the whole read.
+        following = self._next_version(after, upto)
+        if following is None:
+            return
+        after = following - 1
         while upto is None or after < upto:
             end = after + self.PAGE if upto is None else min(after + self.PAGE, upto)
             page = self._fetch(self.select, [JOURNAL_ID, after, end])

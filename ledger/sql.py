@@ -69,14 +69,19 @@ class SqlView:
     def max_tracking_id(self, application_name: str) -> int | None:
         return super().max_tracking_id(self.tracking_name(application_name))  # type: ignore[misc]
 
-    def positions(self, cursor: Any, tracking_names: Sequence[str]) -> dict[str, int]:
-        """The tracking positions of the named rows (0 for none yet), as the caller's
-        transaction sees them: views that share this one's tracking table are read at once."""
+    def positions(self, tracking_names: Sequence[str], cursor: Any = None) -> dict[str, int]:
+        """The tracking positions of the named rows (0 for none yet): views that share this
+        one's tracking table are read at once. With ``cursor``, as the caller's transaction
+        sees them."""
         marks = ",".join("?" * len(tracking_names))
-        cursor.execute(self.sql(f"SELECT application_name AS name, MAX(notification_id) AS n"
-                                f" FROM {{s}}{self.tracking_table} WHERE application_name IN ({marks})"
-                                " GROUP BY application_name"), list(tracking_names))
-        found = {row["name"]: row["n"] for row in cursor.fetchall()}
+        statement = (f"SELECT application_name AS name, MAX(notification_id) AS n FROM {{s}}{self.tracking_table}"
+                     f" WHERE application_name IN ({marks}) GROUP BY application_name")
+        if cursor is None:
+            rows = self.query(statement, tracking_names)
+        else:
+            cursor.execute(self.sql(statement), list(tracking_names))
+            rows = cursor.fetchall()
+        found = {row["name"]: row["n"] for row in rows}
         return {name: found.get(name) or 0 for name in tracking_names}
 
     def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None:
