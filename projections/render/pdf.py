@@ -114,7 +114,8 @@ def _fit(section: Section, lang: str, width: float) -> tuple[dict[str, Paragraph
 def _widths(section: Section, lang: str, width: float, styles: dict[str, ParagraphStyle]) -> list[float] | None:
     """Amounts, counts and dates get the width of their longest cell (and longest header word);
     text shares what is left by its length. None when the fixed columns leave too little."""
-    font, bold, size = styles["cell"].fontName, styles["head"].fontName, styles["cell"].fontSize
+    # Every cell is measured in bold: the totals row is bold, and bold is never narrower.
+    bold, size = styles["head"].fontName, styles["cell"].fontSize
     fixed: dict[int, float] = {}
     weights: dict[int, float] = {}
     totals = section.totals() or {}
