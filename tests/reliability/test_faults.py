@@ -506,3 +506,60 @@ def test_sqlite_read_only_file_gives_clear_errors_and_records_nothing(tmp_path):
     assert figures["journal_length"] == head + 6
     report("sqlite_read_only", cli_exit=done.returncode, api_statuses_while_read_only={"503": 3},
            journal_unchanged=True)
+
+
+def test_the_projection_runner_stops_with_an_error_when_postgres_crashes(throwaway_postgres):
+    """`ledger projections run` must not go on after a crash that may have lost its last
+    commits (the read models don't wait for the disk): it stops with an error, and started
+    again it resumes from the stored positions."""
+    from projections.runner import run_projections
+
+    database = postgres_database(throwaway_postgres.url)
+    database_url = next(database)
+    down = False
+    try:
+        config = database_config(database_url)
+        ledger = Ledger(config)
+        ledger.load_agreements()
+        ledger.close()
+        stop, failures = threading.Event(), []
+
+        def run() -> None:
+            try:
+                run_projections(config, stop, poll_seconds=0.1)
+            except Exception as exc:  # noqa: BLE001 - what the test looks at
+                failures.append(exc)
+
+        runner = threading.Thread(target=run, daemon=True)
+        runner.start()
+        time.sleep(1.0)
+        assert runner.is_alive() and not failures  # running, with nothing to do
+        throwaway_postgres.stop("immediate")
+        down = True
+        runner.join(timeout=60)
+        stop.set()
+        assert not runner.is_alive(), "the runner went on after PostgreSQL crashed"
+        assert failures, "the runner stopped without an error"
+        throwaway_postgres.start()
+        down = False
+        ledger = Ledger(config)
+        try:
+            for view in ledger.read_models:
+                view.reset(ledger.name)
+                view.restore_indexes()
+            stop = threading.Event()
+            again = threading.Thread(target=run_projections, args=(config, stop, 0.1), daemon=True)
+            again.start()
+            head = ledger.recorder.max_notification_id()
+            assert wait_until(lambda: all(v.max_tracking_id(ledger.name) == head for v in ledger.read_models), 60, 0.2)
+            stop.set()
+            again.join(timeout=60)
+            projected = ledger.views.dump(), ledger.list_events()
+            ledger.rebuild()
+            assert (ledger.views.dump(), ledger.list_events()) == projected
+        finally:
+            ledger.close()
+    finally:
+        if down:
+            throwaway_postgres.start()
+        database.close()
