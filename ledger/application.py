@@ -220,8 +220,8 @@ class Ledger(Application[Any]):
             return self._catch_up(batch_size, progress)
 
     def _catch_up(self, batch_size: int, progress: Callable[[int], None] | None) -> int:
-        stored = self.index.positions([v.tracking_name(self.name) for v in self.read_models])  # one query
-        positions = {id(v): stored[v.tracking_name(self.name)] for v in self.read_models}
+        models = [(view.tracking_name(self.name), view) for view in self.read_models]
+        positions = self.index.positions([name for name, _ in models])  # one query, by tracking name
         start, seen = min(positions.values()), 0
         while True:
             self._reached = start
@@ -230,11 +230,11 @@ class Ledger(Application[Any]):
                 return seen
             decoded = [(n.id, decode_entry(n, self.mapper)) for n in notifications]
             last = notifications[-1].id
-            pending = [(view, [e for nid, e in decoded if nid > positions[id(view)] and e is not None])
-                       for view in self.read_models if last > positions[id(view)]]
-            since = {view.tracking_name(self.name): positions[id(view)] for view, _ in pending}
-            self._write_views(pending, Tracking(self.name, last), since)
-            positions.update((id(view), last) for view, _ in pending)
+            behind = [(name, view) for name, view in models if last > positions[name]]
+            pending = [(view, [e for nid, e in decoded if nid > positions[name] and e is not None])
+                       for name, view in behind]
+            self._write_views(pending, Tracking(self.name, last), {name: positions[name] for name, _ in behind})
+            positions.update((name, last) for name, _ in behind)
             start = last
             seen += len(notifications)
             if progress:
