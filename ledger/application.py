@@ -22,6 +22,7 @@ from ledger.admission import FieldError, LedgerValidationError, check_references
 from ledger.calendar import STOCKHOLM
 from ledger.config import DatabaseConfig, database_config
 from ledger.events import EventBase
+from ledger.grouping import AppendQueue, AppendRequest
 from ledger.index import EventFilter, JournalIndex, PostgresJournalIndex, SQLiteJournalIndex
 from ledger.terms import Agreement
 from projections.views import LedgerViews, PostgresLedgerViews, SQLiteLedgerViews
@@ -91,7 +92,8 @@ class Ledger(Application[Any]):
         #: drives the same ones through their eventsourcing Projection classes).
         self.read_models: list[JournalIndex | LedgerViews] = [self.index, self.views]
         self.clock = clock
-        self._append_lock = threading.Lock()
+        #: Concurrent appends wait here; whoever holds the journal records them as one group.
+        self._appends = AppendQueue(self._record_group, MAX_BATCH)
         self._catch_up_lock = threading.RLock()
         self._reached = 0  # the notification id the read models stood at after the last catch-up
 
@@ -114,15 +116,42 @@ class Ledger(Application[Any]):
         if errors:
             raise LedgerValidationError(errors)
         parsed = [e for e in events if e is not None]
+        return self._appends.submit(AppendRequest(parsed, principal))
+
+    def _record_group(self, group: list[AppendRequest]) -> None:
+        """Record the waiting requests (ledger/grouping.py) as one batch; if the journal
+        refuses any event, record each request on its own, so each gets its own answer.
+        Checking the group as one batch is checking each request after the ones before
+        it: the checks read the journal and the batch's earlier events alike."""
+        if len(group) > 1:
+            try:
+                entries = self._record_events([(event, r.principal) for r in group for event in r.events])
+            except LedgerValidationError:
+                pass  # someone's events are refused: find whose
+            else:
+                start = 0
+                for request in group:
+                    request.entries = entries[start:start + len(request.events)]
+                    start += len(request.events)
+                return
+        for request in group:
+            try:
+                request.entries = self._record_events([(event, request.principal) for event in request.events])
+            except Exception as error:  # noqa: BLE001 - the caller's answer
+                request.error = error
+
+    def _record_events(self, events: list[tuple[EventBase, str]]) -> list[Entry]:
+        """Check and record the events (each with who records it) as one batch, all or nothing."""
+        parsed = [event for event, _principal in events]
         # The catch-up lock too: the read models stay where this append found them until
         # its own entries are projected straight into them.
-        with self._append_lock, self._catch_up_lock:
+        with self._catch_up_lock:
             for _attempt in range(APPEND_ATTEMPTS):
                 journal = self._journal()
                 self.catch_up()
                 now = self.clock()
                 self.check(parsed, now)
-                entries = [self._stamp(journal, event, now, principal) for event in parsed]
+                entries = [self._stamp(journal, event, now, principal) for event, principal in events]
                 before = journal.version - len(entries)
                 try:
                     recordings = self.save(journal)
