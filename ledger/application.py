@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, JSONTranscoder, OperationalError, Tracking
 from eventsourcing.postgres import PostgresFactory
 
 from ledger import catalogue, chain
@@ -28,7 +28,7 @@ from ledger.terms import Agreement
 from projections.views import LedgerViews, PostgresLedgerViews, SQLiteLedgerViews
 from ledger.timeparams import format_recorded
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal
-from ledger.stored import decode_entry
+from ledger.stored import JournalTranscoder, decode_entry
 
 MAX_BATCH = 10_000
 APPEND_ATTEMPTS = 20
@@ -96,6 +96,16 @@ class Ledger(Application[Any]):
         self._appends = AppendQueue(self._record_group, MAX_BATCH)
         self._catch_up_lock = threading.RLock()
         self._reached = 0  # the notification id the read models stood at after the last catch-up
+
+    def construct_transcoder(self) -> Any:
+        """The library's JSON transcoder, or ours (ledger/stored.py) that writes journal
+        entries with orjson; a transcoder configured by topic is left as it is."""
+        transcoder = self.factory.transcoder()
+        if type(transcoder) is JSONTranscoder:
+            transcoder = JournalTranscoder()
+        if isinstance(transcoder, JSONTranscoder):
+            self.register_transcodings(transcoder)
+        return transcoder
 
     def close(self) -> None:
         if self.read_factory is not self.factory:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import get_topic
 
 from ledger.journal import Entry, Journal
@@ -61,3 +62,32 @@ def entry_fields(state: bytes) -> dict[str, Any] | None:
             or type(get("hash")) is not str):
         return None
     return value
+
+
+#: The state the library stores for a journal entry: the event's fields and its timestamp.
+ENTRY_STATE_KEYS = frozenset(("timestamp", "position", "event_id", "kind", "recorded_at", "recorded_by", "payload",
+                              "prev_hash", "hash"))
+#: Everything orjson would write its own way (datetimes, dataclasses, subclasses of str,
+#: int, dict, list) goes to the library's transcodings instead, as the stdlib encoder does.
+_PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+class JournalTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, writing journal entries with orjson.
+
+    Writing a batch spent about a tenth of its time in the stdlib encoder. For an entry's
+    state orjson writes the same bytes: compact, UTF-8, keys in insertion order, the
+    timestamp through the library's datetime transcoding (a hypothesis test holds it to
+    that). The payload is JSON data already (the event's ``model_dump(mode="json")``),
+    hashed as canonical JSON. Whatever orjson refuses (a huge int, a surrogate, a non-string
+    key), and every other state (the "Opened" event, snapshots), goes the library's way.
+    Reading is unchanged: the stored bytes are plain JSON either way.
+    """
+
+    def encode(self, obj: Any) -> bytes:
+        if type(obj) is dict and obj.keys() == ENTRY_STATE_KEYS:
+            try:
+                return orjson.dumps(obj, default=self._encode_obj, option=_PASSTHROUGH)
+            except (TypeError, orjson.JSONEncodeError):
+                pass
+        return super().encode(obj)

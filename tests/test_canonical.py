@@ -3,6 +3,7 @@ the fast stored-record decoder gives the mapper's entries or defers to the mappe
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from types import SimpleNamespace
 
@@ -101,3 +102,72 @@ def test_decoded_entries_equal_the_mappers_on_a_real_journal(ledger) -> None:  #
         event = ledger.mapper.to_domain_event(record)
         assert isinstance(event, Journal.EntryRecorded)
         assert decode_entry(record, ledger.mapper) == event.entry()
+
+
+def _library_transcoder() -> object:
+    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return transcoder
+
+
+def _journal_transcoder() -> object:
+    from ledger.application import Ledger
+    from ledger.stored import JournalTranscoder
+
+    transcoder = JournalTranscoder()
+    Ledger.register_transcodings(None, transcoder)  # type: ignore[arg-type]
+    return transcoder
+
+
+def _has_float(value: object) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    return isinstance(value, list) and any(_has_float(v) for v in value)
+
+
+PAYLOAD_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.text() | st.floats(allow_nan=False,
+                                                                                     allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(st.text(), PAYLOAD_VALUES, max_size=6), st.datetimes(timezones=st.just(dt.timezone.utc)))
+def test_journal_entries_are_stored_as_the_library_would_store_them(payload: dict, timestamp: dt.datetime) -> None:
+    """Same bytes as the library's stdlib encoder for every float-free entry, and the same
+    values read back with finite floats (orjson writes 1e16 where the stdlib writes 1e+16).
+    No event schema has a float (test_no_event_schema_admits_a_float): orjson would write
+    infinity as null."""
+    state = {"timestamp": timestamp, "position": 7, "event_id": "e", "kind": "payout_made",
+             "recorded_at": "2026-11-22T12:00:00+00:00", "recorded_by": "finance", "payload": payload,
+             "prev_hash": "0" * 64, "hash": "1" * 64}
+    library, ours = _library_transcoder(), _journal_transcoder()
+    try:
+        expected = library.encode(state)  # type: ignore[attr-defined]
+    except UnicodeEncodeError:  # a lone surrogate cannot be UTF-8: both refuse it
+        with pytest.raises(UnicodeEncodeError):
+            ours.encode(state)  # type: ignore[attr-defined]
+        return
+    written = ours.encode(state)  # type: ignore[attr-defined]
+    if not _has_float(payload):
+        assert written == expected
+    assert library.decode(written) == library.decode(expected) == state  # type: ignore[attr-defined]
+
+
+def test_other_states_are_written_by_the_library_encoder() -> None:
+    snapshot_like = {"timestamp": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), "length": 3, "x": 1e16}
+    assert _journal_transcoder().encode(snapshot_like) == _library_transcoder().encode(snapshot_like)  # type: ignore[attr-defined]
+    assert b"1e+16" in _journal_transcoder().encode(snapshot_like)  # type: ignore[attr-defined]
+
+
+def test_the_ledger_writes_its_journal_with_the_journal_transcoder(ledger: object) -> None:
+    from ledger.stored import JournalTranscoder
+
+    assert type(ledger.mapper.transcoder) is JournalTranscoder  # type: ignore[attr-defined]

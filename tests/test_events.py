@@ -316,3 +316,27 @@ def test_expense_report_with_alt2_and_wrong_arithmetic_is_recorded(loaded_ledger
         "expense_report_received", effective_date="2021-04-15", agreement_id=AGREEMENT, recipient_id=REGION,
         period_start="2019-07-01", period_end="2020-12-31", received_amount=1_000_000, total_costs=900_000,
         stated_unspent=500_000, attestation="alt2", signature="copy", deviations="kostnader utanför perioden")])
+
+
+def _schema_types(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        kind = node.get("type")
+        found.update(kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else [])
+        for value in node.values():
+            found |= _schema_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _schema_types(value)
+    return found
+
+
+def test_no_event_schema_admits_a_float_or_untyped_data():
+    """Money is öre and kronor in integers; and journal entries are stored with orjson
+    (ledger/stored.py), which would write an infinite float as null."""
+    from ledger.events import EVENT_ADAPTER
+
+    types = _schema_types(EVENT_ADAPTER.json_schema())
+    assert "number" not in types
+    assert types <= {"string", "integer", "boolean", "null", "object", "array"}
+    assert "{}" not in str(EVENT_ADAPTER.json_schema()).replace(" ", "")  # no field of any type
