@@ -169,7 +169,9 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
         # Notification ids may skip numbers on PostgreSQL (a writer that lost a race used one), so
         # "behind" is counted in notifications, and the journal's length comes from the index.
         head = ledger.recorder.max_notification_id() or 0
-        behind = {view.view_name: head - (view.max_tracking_id(ledger.name) or 0) for view in ledger.read_models}
+        names = {view.tracking_name(ledger.name): view.view_name for view in ledger.read_models}
+        positions = ledger.index.positions(list(names))  # one query: the models share a tracking table
+        behind = {view_name: head - positions[name] for name, view_name in names.items()}
         body = {"status": "ready", "journal_position": ledger.head()[0], "notifications_behind": behind}
         return JSONResponse(body)
 

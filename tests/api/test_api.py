@@ -609,6 +609,13 @@ def test_health_and_readiness_need_no_key(client, loaded_ledger):
     assert body["notifications_behind"] == {"journal_index": 0, "ledger_views": 0}
 
 
+def test_readiness_says_how_far_each_read_model_is_behind(client, loaded_ledger):
+    head = loaded_ledger.recorder.max_notification_id()
+    loaded_ledger.views.reset(loaded_ledger.name)  # as if its projection had not started yet
+    body = client.get("/ready").json()
+    assert body["notifications_behind"] == {"journal_index": 0, "ledger_views": head}
+
+
 def test_the_openapi_document_describes_every_route(client):
     document = client.get("/openapi.json").json()
     paths = document["paths"]
