@@ -26,7 +26,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=3000)
+@settings(max_examples=1000)
 @given(JSON_VALUES)
 def test_canonical_json_equals_the_standard_encoder(value: object) -> None:
     try:

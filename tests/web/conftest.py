@@ -3,6 +3,7 @@ auditor's key, a signed-in TestClient, and Chromium for the end-to-end tests."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -23,10 +24,14 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     """Debian's Chromium, installed with apt-get when missing (CI runs as root); fail, never skip."""
-    if not CHROMIUM.exists() and shutil.which("apt-get"):
-        subprocess.run("apt-get update && apt-get install -y chromium", shell=True, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=1800,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    # The suite runs in several worker processes (pytest-xdist): one installs, the others
+    # wait for it on the lock instead of failing on apt's own.
+    with open("/tmp/grant-ledger-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not CHROMIUM.exists() and shutil.which("apt-get"):
+            subprocess.run("apt-get update && apt-get install -y chromium", shell=True, check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=1800,
+                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium is required for the end-to-end tests and is missing at {CHROMIUM}; "
                     "`apt-get install -y chromium` did not install it")
