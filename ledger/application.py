@@ -307,6 +307,15 @@ class Ledger(Application[Any]):
 
     # --- reads ---------------------------------------------------------------------
 
+    def notifications_behind(self) -> dict[str, int]:
+        """How far each read model (by view name) is behind the journal. Counted in
+        notifications: their ids may skip numbers on PostgreSQL (a writer that lost a race
+        used one), so the journal's length is not the measure."""
+        head = self.recorder.max_notification_id() or 0
+        names = {view.tracking_name(self.name): view.view_name for view in self.read_models}
+        positions = self.index.positions(list(names))  # one query: the models share a tracking table
+        return {view_name: head - positions[name] for name, view_name in names.items()}
+
     def entries(self, batch_size: int = 1000) -> Iterator[tuple[int, Any]]:
         """Every stored journal record in version order: (originator_version, stored event)."""
         after = 1  # version 1 is the journal's "Opened" event
