@@ -190,16 +190,18 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
                 raise ApiProblem(403, f"this key may not append for agreement {agreement!r} / recipient "
                                       f"{event.get('recipient_id')!r}",
                                  [{"item": item, "field": "agreement_id", "reason": "outside the key's scope"}])
+        receipt = keys.receipt(key.key_id, idempotency_key, body_hash, _answer)
         try:
-            entries = ledger.append(events, key.principal)
+            entries = ledger.append(events, key.principal, receipt)
         except Exception:
             recovered = _already_recorded(raw, key)
             if recovered is None:
                 raise
             response = recovered  # a retry after a lost answer: the events are in, identical
         else:
-            response = [AppendedEvent(event_id=e.event_id, position=e.position, recorded_at=e.recorded_at,
-                                      hash=e.hash).model_dump() for e in entries]
+            response = _answer(entries)
+            if receipt.kept:  # the ledger kept the answer with the entries' read-model rows
+                return JSONResponse({"replayed": False, "events": response}, status_code=201)
         try:
             kept = keys.store_response(key.key_id, idempotency_key, body_hash, 201, response)
         except (OperationalError, InterfaceError):
@@ -209,6 +211,10 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
             assert stored is not None
             return _replay(stored.body_hash, body_hash, stored.status, stored.response)
         return JSONResponse({"replayed": False, "events": response}, status_code=201)
+
+    def _answer(entries: list[Any]) -> list[dict[str, Any]]:
+        return [AppendedEvent(event_id=e.event_id, position=e.position, recorded_at=e.recorded_at,
+                              hash=e.hash).model_dump() for e in entries]
 
     def _replay(stored_hash: str, body_hash: str, status: int, response: Any) -> JSONResponse:
         if stored_hash != body_hash:

@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal
 
 from eventsourcing.persistence import IntegrityError
@@ -110,6 +111,31 @@ class IdempotencyRecords(SqlView):
             return False
         return True
 
+    def insert(self, cursor: Any, key_id: str, idempotency_key: str, body_hash: str, status: int,
+               response: Any) -> bool:
+        """Keep the answer in the caller's transaction; False if one is kept under the key already."""
+        cursor.execute(self.sql("INSERT INTO {s}idempotency_records VALUES (?,?,?,?,?,?)"
+                                " ON CONFLICT (key_id, idempotency_key) DO NOTHING RETURNING key_id"),
+                       [key_id, idempotency_key, body_hash, status, json.dumps(response), _now()])
+        return len(cursor.fetchall()) == 1
+
+
+@dataclass(eq=False)
+class IdempotencyReceipt:
+    """The answer to an append, kept by the ledger in the transaction that projects the
+    append's entries (ledger/grouping.py, Receipt): no transaction of its own per request."""
+
+    records: IdempotencyRecords
+    key_id: str
+    idempotency_key: str
+    body_hash: str
+    answer: Callable[[list[Any]], Any]  # the response's events, from the recorded entries
+    kept: bool = False
+
+    def keep(self, cursor: Any, entries: list[Any]) -> bool:
+        return self.records.insert(cursor, self.key_id, self.idempotency_key, self.body_hash, 201,
+                                   self.answer(entries))
+
 
 
 class KeyStore(SqlView):
@@ -125,6 +151,10 @@ class KeyStore(SqlView):
 
     def store_response(self, key_id: str, idempotency_key: str, body_hash: str, status: int, response: Any) -> bool:
         return self.records.store_response(key_id, idempotency_key, body_hash, status, response)
+
+    def receipt(self, key_id: str, idempotency_key: str, body_hash: str,
+                answer: Callable[[list[Any]], Any]) -> IdempotencyReceipt:
+        return IdempotencyReceipt(self.records, key_id, idempotency_key, body_hash, answer)
 
     def create(self, name: str, role: Role, agreements: list[str] | None = None,
                recipients: list[str] | None = None) -> tuple[ApiKey, str]:

@@ -182,8 +182,11 @@ def drive(jobs: list[Any], workers: int, send: Callable[[Any, Any], tuple[str, i
     session); closed loop, or open loop at ``rate`` jobs/s (job i due at start + i / rate).
     Stops taking new jobs after ``deadline_s``. Returns the run and its wall time."""
     run, counter, counter_lock = Run(), [0], threading.Lock()
-    barrier = threading.Barrier(workers + 1)
     start_box: list[float] = [0.0]
+    # The schedule starts when every worker has its session, not before: making 16 httpx
+    # clients takes a while, and a start taken earlier made the first requests overdue,
+    # so they all went out at once.
+    barrier = threading.Barrier(workers + 1, action=lambda: start_box.__setitem__(0, time.perf_counter()))
 
     def worker() -> None:
         session = make_session()
@@ -220,7 +223,6 @@ def drive(jobs: list[Any], workers: int, send: Callable[[Any, Any], tuple[str, i
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for thread in threads:
         thread.start()
-    start_box[0] = time.perf_counter()
     barrier.wait()
     for thread in threads:
         thread.join()

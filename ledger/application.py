@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +24,15 @@ from ledger.admission import FieldError, LedgerValidationError, check_references
 from ledger.calendar import STOCKHOLM
 from ledger.config import DatabaseConfig, database_config
 from ledger.events import EventBase
-from ledger.grouping import AppendQueue, AppendRequest
+from ledger.grouping import AppendQueue, AppendRequest, Receipt
+from ledger.sql import sqlite_write_lock
 from ledger.index import EventFilter, JournalIndex, PostgresJournalIndex, SQLiteJournalIndex
 from ledger.terms import Agreement
 from projections.views import LedgerViews, PostgresLedgerViews, SQLiteLedgerViews
 from ledger.timeparams import format_recorded
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal
 from ledger.stored import JournalTranscoder, decode_entry
+from ledger.walcheckpoint import WalCheckpointer
 
 MAX_BATCH = 10_000
 APPEND_ATTEMPTS = 20
@@ -56,6 +60,14 @@ class VerifyResult:
 
 class JournalBusy(RuntimeError):
     """Too many concurrent writers won the race for the next position; nothing was recorded."""
+
+
+def _spans(requests: Sequence[AppendRequest]) -> Iterator[tuple[int, int]]:
+    """Where each request's entries lie in its group's batch (start, stop)."""
+    start = 0
+    for request in requests:
+        yield start, start + len(request.events)
+        start += len(request.events)
 
 
 class _ViewsMoved(IntegrityError):
@@ -96,6 +108,14 @@ class Ledger(Application[Any]):
         self._appends = AppendQueue(self._record_group, MAX_BATCH)
         self._catch_up_lock = threading.RLock()
         self._reached = 0  # the notification id the read models stood at after the last catch-up
+        #: On SQLite: the log is copied into the file off the request path (ledger/walcheckpoint.py),
+        #: and the journal's writes queue with the read models' (ledger/sql.py, sqlite_write_lock).
+        self._wal: WalCheckpointer | None = None
+        self._write_lock: AbstractContextManager[Any] = nullcontext()
+        if not postgres:
+            path = self.config.env["SQLITE_DBNAME"]
+            self._wal, self._write_lock = WalCheckpointer(path), sqlite_write_lock(path)
+            weakref.finalize(self, self._wal.stop)  # a ledger dropped without close() leaves no thread behind
 
     def construct_transcoder(self) -> Any:
         """The library's JSON transcoder, or ours (ledger/stored.py) that writes journal
@@ -108,14 +128,19 @@ class Ledger(Application[Any]):
         return transcoder
 
     def close(self) -> None:
+        if self._wal is not None:
+            self._wal.close()
         if self.read_factory is not self.factory:
             self.read_factory.close()
         super().close()
 
     # --- commands ----------------------------------------------------------------
 
-    def append(self, raw_events: Sequence[Any], principal: str) -> list[Entry]:
-        """Record a batch of events, all or nothing. Raises LedgerValidationError."""
+    def append(self, raw_events: Sequence[Any], principal: str, receipt: Receipt | None = None) -> list[Entry]:
+        """Record a batch of events, all or nothing. Raises LedgerValidationError.
+
+        ``receipt`` is kept in the same transaction as the read models' rows for these
+        entries, when it can be (ledger/grouping.py, Receipt)."""
         if not raw_events:
             raise LedgerValidationError([FieldError(0, "events", "the batch is empty")])
         if len(raw_events) > MAX_BATCH:
@@ -126,7 +151,7 @@ class Ledger(Application[Any]):
         if errors:
             raise LedgerValidationError(errors)
         parsed = [e for e in events if e is not None]
-        return self._appends.submit(AppendRequest(parsed, principal))
+        return self._appends.submit(AppendRequest(parsed, principal, receipt))
 
     def _record_group(self, group: list[AppendRequest]) -> None:
         """Record the waiting requests (ledger/grouping.py) as one batch; if the journal
@@ -135,23 +160,23 @@ class Ledger(Application[Any]):
         it: the checks read the journal and the batch's earlier events alike."""
         if len(group) > 1:
             try:
-                entries = self._record_events([(event, r.principal) for r in group for event in r.events])
+                entries = self._record_events(group)
             except LedgerValidationError:
                 pass  # someone's events are refused: find whose
             else:
-                start = 0
-                for request in group:
-                    request.entries = entries[start:start + len(request.events)]
-                    start += len(request.events)
+                for request, (start, stop) in zip(group, _spans(group)):
+                    request.entries = entries[start:stop]
                 return
         for request in group:
             try:
-                request.entries = self._record_events([(event, request.principal) for event in request.events])
+                request.entries = self._record_events([request])
             except Exception as error:  # noqa: BLE001 - the caller's answer
                 request.error = error
 
-    def _record_events(self, events: list[tuple[EventBase, str]]) -> list[Entry]:
-        """Check and record the events (each with who records it) as one batch, all or nothing."""
+    def _record_events(self, requests: list[AppendRequest]) -> list[Entry]:
+        """Check and record the requests' events as one batch, all or nothing; keep their
+        receipts with the read models' rows."""
+        events = [(event, r.principal) for r in requests for event in r.events]
         parsed = [event for event, _principal in events]
         # The catch-up lock too: the read models stay where this append found them until
         # its own entries are projected straight into them.
@@ -164,12 +189,16 @@ class Ledger(Application[Any]):
                 entries = [self._stamp(journal, event, now, principal) for event, principal in events]
                 before = journal.version - len(entries)
                 try:
-                    recordings = self.save(journal)
+                    with self._write_lock:
+                        recordings = self.save(journal)
                 except IntegrityError:
                     continue  # another writer took the position: reload and check again
                 try:
-                    self._keep(journal, before)
-                    self._project_recorded(entries, recordings)
+                    with self._write_lock:  # a snapshot may be written
+                        self._keep(journal, before)
+                    receipts = [(r.receipt, entries[start:stop])
+                                for r, (start, stop) in zip(requests, _spans(requests)) if r.receipt is not None]
+                    self._project_recorded(entries, recordings, receipts)
                 except (OperationalError, InterfaceError, IntegrityError):
                     pass  # recorded: the read models catch up on the next read or append
                 return entries
@@ -212,7 +241,8 @@ class Ledger(Application[Any]):
         if self.snapshots is not None and journal.version // SNAPSHOT_EVERY > version_before // SNAPSHOT_EVERY:
             self.snapshots.put([Journal.Snapshot.take(journal)])
 
-    def _project_recorded(self, entries: list[Entry], recordings: Sequence[Any]) -> None:
+    def _project_recorded(self, entries: list[Entry], recordings: Sequence[Any],
+                          receipts: Sequence[tuple[Receipt, list[Entry]]] = ()) -> None:
         """Bring the read models up to the entries just recorded without reading them back.
 
         Only when the views stand right before them: the catch-up just before the save
@@ -228,7 +258,8 @@ class Ledger(Application[Any]):
                 return
         since = {view.tracking_name(self.name): self._reached for view in self.read_models}
         try:
-            self._write_views([(view, entries) for view in self.read_models], Tracking(self.name, last), since)
+            self._write_views([(view, entries) for view in self.read_models], Tracking(self.name, last), since,
+                              receipts)
         except _ViewsMoved:
             self.catch_up()
             return
@@ -280,7 +311,7 @@ class Ledger(Application[Any]):
                 progress(len(notifications))
 
     def _write_views(self, pending: list[tuple[Any, list[Entry]]], tracking: Tracking,
-                     since: dict[str, int]) -> None:
+                     since: dict[str, int], receipts: Sequence[tuple[Receipt, list[Entry]]] = ()) -> None:
         """Write each read model's entries and its tracking position in one transaction (they
         share the read factory's database), so a page costs one commit, not one per model.
 
@@ -295,6 +326,11 @@ class Ledger(Application[Any]):
                 raise _ViewsMoved
             for view, entries in pending:
                 view.write(cursor, entries, tracking)
+            kept = [(receipt, receipt.keep(cursor, entries)) for receipt, entries in receipts]
+        for receipt, inserted in kept:
+            receipt.kept = inserted  # committed
+        if self._wal is not None:
+            self._wal.written()
 
     def rebuild(self, progress: Callable[[int], None] | None = None, page: int = 5000) -> int:
         """Empty every read model and rebuild it from the journal."""

@@ -19,7 +19,22 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class Receipt(Protocol):
+    """Something a caller keeps beside its entries, in the read models' transaction: the
+    API's idempotency record (the answer a retry gets, api/keys.py). Keeping it there
+    saves the request a transaction of its own, and lets nobody else's write come between.
+    If the ledger cannot keep it there (the read models fell behind), ``kept`` stays False
+    and the caller keeps it itself."""
+
+    #: Set by the ledger once the transaction that wrote it has committed.
+    kept: bool
+
+    def keep(self, cursor: Any, entries: list[Any]) -> bool:
+        """Write it with ``cursor``; False if one is already kept under the same key
+        (never raise for that: it would roll back the read models' rows)."""
 
 
 @dataclass(eq=False)
@@ -28,6 +43,7 @@ class AppendRequest:
 
     events: list[Any]
     principal: str
+    receipt: Receipt | None = None
     entries: list[Any] = field(default_factory=list)
     error: BaseException | None = None
     done: bool = False

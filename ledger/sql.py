@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -38,6 +38,21 @@ POSTGRES_NO_WAIT = "SET LOCAL synchronous_commit TO OFF"
 
 
 _READING = threading.local()
+
+# SQLite lets one connection write at a time; another that tries waits in SQLite's busy
+# handler, which sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries, and a writer that keeps
+# losing the race can sleep for 100 ms or more. The ledger writes one file through two
+# connection pools (the journal's and the read models'), and an API request writes its
+# idempotency record beside other requests' appends, so writers of one process take this
+# lock per file first and queue here, in arrival order, instead of in SQLite's sleeps.
+_SQLITE_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_SQLITE_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def sqlite_write_lock(path: str) -> threading.RLock:
+    """The lock this process's writers to the SQLite file at ``path`` take first."""
+    with _SQLITE_WRITE_LOCKS_GUARD:
+        return _SQLITE_WRITE_LOCKS.setdefault(path, threading.RLock())
 
 
 def _open_cursors() -> dict[int, Any]:
@@ -141,7 +156,8 @@ class SqlView:
                     cursor.execute(POSTGRES_NO_WAIT)  # for this transaction only
                 yield cursor
             return
-        with self.datastore.get_connection(commit=commit) as connection:  # type: ignore[attr-defined]
+        lock = sqlite_write_lock(self.datastore.pool.db_name) if commit else nullcontext()  # type: ignore[attr-defined]
+        with lock, self.datastore.get_connection(commit=commit) as connection:  # type: ignore[attr-defined]
             self._set_up(connection)
             with connection.transaction(commit=commit) as cursor:
                 yield cursor

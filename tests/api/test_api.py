@@ -126,6 +126,43 @@ def test_a_retry_with_the_same_key_and_body_replays_the_answer(client, keys, loa
     assert journal_length(loaded_ledger) == head == loaded_ledger.head()[0]
 
 
+def test_an_append_keeps_its_answer_in_the_read_models_transaction_not_its_own(client, keys, loaded_ledger,
+                                                                                monkeypatch):
+    from api.keys import IdempotencyRecords
+
+    own_transactions = []
+    monkeypatch.setattr(IdempotencyRecords, "store_response",
+                        lambda self, *args: own_transactions.append(args) or True)
+    body = event()
+    first = post(client, keys.appender, body, key="kept-by-ledger")
+    assert first.status_code == 201
+    assert own_transactions == []  # the ledger kept it, with the entries' read-model rows
+    again = post(client, keys.appender, body, key="kept-by-ledger")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == {**first.json(), "replayed": True}
+
+
+def test_when_the_ledger_cannot_keep_the_answer_the_api_keeps_it_and_a_retry_replays_it(
+        client, keys, loaded_ledger, monkeypatch):
+    saved = loaded_ledger.save
+
+    def save_then_lose_track(*args):
+        recordings = saved(*args)
+        loaded_ledger._reached -= 1  # the read models are caught up, not written with the append
+        return recordings
+
+    monkeypatch.setattr(loaded_ledger, "save", save_then_lose_track)
+    body = event()
+    first = post(client, keys.appender, body, key="kept-by-api")
+    assert first.status_code == 201
+    monkeypatch.undo()
+    head = journal_length(loaded_ledger)
+    again = post(client, keys.appender, body, key="kept-by-api")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == {**first.json(), "replayed": True}
+    assert journal_length(loaded_ledger) == head
+
+
 def test_the_same_key_with_another_body_is_409_and_records_nothing(client, keys, loaded_ledger):
     body = event()
     assert post(client, keys.appender, body, key="k-409").status_code == 201
