@@ -193,6 +193,9 @@ class Ledger(Application[Any]):
                         recordings = self.save(journal)
                 except IntegrityError:
                     continue  # another writer took the position: reload and check again
+                if self._wal is not None:
+                    # appends only: a rebuild's large pages are faster with SQLite's own checkpoints
+                    self._wal.written()
                 try:
                     with self._write_lock:  # a snapshot may be written
                         self._keep(journal, before)
@@ -329,8 +332,6 @@ class Ledger(Application[Any]):
             kept = [(receipt, receipt.keep(cursor, entries)) for receipt, entries in receipts]
         for receipt, inserted in kept:
             receipt.kept = inserted  # committed
-        if self._wal is not None:
-            self._wal.written()
 
     def rebuild(self, progress: Callable[[int], None] | None = None, page: int = 5000) -> int:
         """Empty every read model and rebuild it from the journal."""
