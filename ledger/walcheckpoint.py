@@ -4,13 +4,15 @@ In WAL mode SQLite copies the log back into the database file (a checkpoint) onc
 holds 1 000 pages, and does it inside whichever commit crossed the line: that commit then
 writes and syncs the database file before it returns. At 100 appends a second this made
 one append in a hundred or so take 40-160 ms instead of 3 (docs/benchmarks.md). So a
-ledger on SQLite copies the log itself, in a thread of its own, a little after its
-appends: the log stays well under SQLite's line and no append waits for the copy.
+ledger on SQLite copies the log itself, in a thread of its own, a little after each of
+its commits: the log stays well under SQLite's line and no append waits for the copy.
 
 The copy is SQLite's PASSIVE checkpoint: it never blocks a reader or a writer, and copies
-what no open read still needs. SQLite's own checkpoint stays on as a safety net (a very
-large batch can still cross the line on its own). Nothing is lost if the thread stops:
-the log is part of the database, and the next open or checkpoint copies it.
+what no open read still needs. The read models' connections never copy the log themselves
+(``ledger/sql.py``), so a rebuild's large pages don't wait for the copy either: it runs on
+the other core. The journal's connections keep SQLite's own checkpoint as a safety net.
+Nothing is lost if the thread stops: the log is part of the database, and the next
+checkpoint or open copies it.
 """
 
 from __future__ import annotations

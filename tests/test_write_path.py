@@ -183,3 +183,18 @@ def test_sqlite_appends_and_read_model_writes_queue_behind_one_writer_lock(loade
     appending.join(30)
     storing.join(30)
     assert len(done["append"]) == 1 and done["store"] is True
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_read_model_commits_leave_the_log_copy_to_the_background_thread(loaded_ledger: Ledger) -> None:
+    with loaded_ledger.views.transaction(commit=False) as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 0  # a rebuild's pages never wait for the copy
+    with loaded_ledger.factory.datastore.transaction(commit=False) as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000  # the journal's connections keep SQLite's own, as a safety net
+    wal = loaded_ledger._wal
+    assert wal is not None
+    before = wal.checkpoints
+    loaded_ledger.rebuild(page=50)
+    _wait_until(lambda: wal.checkpoints > before, "a checkpoint after the rebuild's pages")
