@@ -34,7 +34,7 @@ SQLITE_NO_WAIT_ERASE = "PRAGMA secure_delete = OFF"
 SQLITE_WAIT_ERASE = "PRAGMA secure_delete = ON"
 # The read models' commits never copy the write-ahead log into the file themselves: the
 # ledger's background thread does (ledger/walcheckpoint.py), on the other core, so a
-# rebuild's pages are not held up by it (100 000 entries: 9 500 → 13 300 events/s). The
+# rebuild's pages are not held up by it (100 000 entries: about 10 000 → 12 500 events/s). The
 # journal's connections keep SQLite's own checkpoint as the safety net.
 SQLITE_NO_WAIT_COPY = "PRAGMA wal_autocheckpoint = 0"
 SQLITE_WAIT_COPY = "PRAGMA wal_autocheckpoint = 1000"  # SQLite's default
