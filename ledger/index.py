@@ -114,11 +114,7 @@ class JournalIndex(SqlView):
 
     def write(self, cursor: Any, entries: Sequence[Entry], tracking: Tracking) -> None:
         """Index entries and record the tracking position in the caller's transaction."""
-        if entries:
-            cursor.executemany(
-                self.sql(f"INSERT INTO {{s}}journal_index ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-                [_row(e) for e in entries],
-            )
+        self.insert_rows(cursor, "journal_index", COLUMNS, [_row(e) for e in entries])
         self._insert_tracking(cursor, tracking)
 
     def existing_event_ids(self, event_ids: Iterable[str]) -> set[str]:

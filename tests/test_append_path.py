@@ -282,3 +282,20 @@ def test_queries_in_a_reading_block_share_one_transaction_and_only_in_their_thre
     assert inside == outside
     assert seen_elsewhere == [False]
     assert id(index) not in _open_cursors()
+
+
+def test_a_large_batch_written_by_copy_gives_the_rows_that_row_by_row_inserts_give(loaded_ledger: Ledger) -> None:
+    """On PostgreSQL 100 rows or more go by COPY (ledger/sql.py); fewer, and on SQLite, by
+    INSERT. Text that COPY must escape comes through unchanged (the payload's JSON text
+    holds backslashes), and so do empty fields (None)."""
+    from ledger.sql import COPY_FROM
+
+    tricky = "back\\slash, 'quote' \"dq\" åäö € \\N"
+    events = [requisition(AGREEMENT, PART, REGIONS[i % 3], kr(100 + i), "2020-06-01",
+                          reference=f"{tricky} {i}") for i in range(COPY_FROM + 20)]
+    loaded_ledger.append(events, "finance")  # one batch: its rows go by COPY on PostgreSQL
+    copied = _reads(loaded_ledger)
+    assert [e["payload"]["reference"] for e in loaded_ledger.list_events() if "reference" in e["payload"]
+            ][-len(events):] == [f"{tricky} {i}" for i in range(len(events))]
+    loaded_ledger.rebuild(page=10)  # pages of 10: row by row
+    assert _reads(loaded_ledger) == copied
