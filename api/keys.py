@@ -17,8 +17,8 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventsourcing.persistence import IntegrityError
