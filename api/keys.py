@@ -21,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from eventsourcing.persistence import IntegrityError
-
 from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
 
 Role = Literal["appender", "auditor", "admin"]
@@ -103,13 +101,8 @@ class IdempotencyRecords(SqlView):
 
     def store_response(self, key_id: str, idempotency_key: str, body_hash: str, status: int, response: Any) -> bool:
         """Keep the answer; False if another request with the same key stored one first."""
-        try:
-            with self.transaction(commit=True) as cursor:
-                cursor.execute(self.sql("INSERT INTO {s}idempotency_records VALUES (?,?,?,?,?,?)"),
-                               [key_id, idempotency_key, body_hash, status, json.dumps(response), _now()])
-        except IntegrityError:
-            return False
-        return True
+        with self.transaction(commit=True) as cursor:
+            return self.insert(cursor, key_id, idempotency_key, body_hash, status, response)
 
     def insert(self, cursor: Any, key_id: str, idempotency_key: str, body_hash: str, status: int,
                response: Any) -> bool:
