@@ -160,22 +160,20 @@ class Ledger(Application[Any]):
         it: the checks read the journal and the batch's earlier events alike."""
         if len(group) > 1:
             try:
-                entries = self._record_events(group)
+                self._record_events(group)
             except LedgerValidationError:
                 pass  # someone's events are refused: find whose
             else:
-                for request, (start, stop) in zip(group, _spans(group)):
-                    request.entries = entries[start:stop]
                 return
         for request in group:
             try:
-                request.entries = self._record_events([request])
+                self._record_events([request])
             except Exception as error:  # noqa: BLE001 - the caller's answer
                 request.error = error
 
-    def _record_events(self, requests: list[AppendRequest]) -> list[Entry]:
-        """Check and record the requests' events as one batch, all or nothing; keep their
-        receipts with the read models' rows."""
+    def _record_events(self, requests: list[AppendRequest]) -> None:
+        """Check and record the requests' events as one batch, all or nothing; give each
+        request its own entries and keep its receipt with the read models' rows."""
         events = [(event, r.principal) for r in requests for event in r.events]
         parsed = [event for event, _principal in events]
         # The catch-up lock too: the read models stay where this append found them until
@@ -194,15 +192,16 @@ class Ledger(Application[Any]):
                 except IntegrityError:
                     continue  # another writer took the position: reload and check again
                 self._copy_log_soon()
+                for request, (start, stop) in zip(requests, _spans(requests)):
+                    request.entries = entries[start:stop]
                 try:
                     with self._write_lock:  # a snapshot may be written
                         self._keep(journal, before)
-                    receipts = [(r.receipt, entries[start:stop])
-                                for r, (start, stop) in zip(requests, _spans(requests)) if r.receipt is not None]
+                    receipts = [(r.receipt, r.entries) for r in requests if r.receipt is not None]
                     self._project_recorded(entries, recordings, receipts)
                 except (OperationalError, InterfaceError, IntegrityError):
                     pass  # recorded: the read models catch up on the next read or append
-                return entries
+                return
         raise JournalBusy("the journal is too busy: could not append after repeated conflicts; retry")
 
     def record_missing(self, events: Sequence[EventBase], principal: str) -> list[Entry]:

@@ -19,20 +19,13 @@ from ledger.config import database_config
 from ledger.sql import sqlite_write_lock
 from ledger.walcheckpoint import WalCheckpointer
 from tests.scenarios.builders import kr, requisition
-from tests.test_group_commit import GatedClock
+from tests.test_group_commit import GatedClock, _wait_until
 
 AGREEMENT, PART = "god-och-nara-vard-2020", "nara-vard"
 
 
 def _answer(entries: list[Any]) -> list[dict[str, Any]]:
     return [{"event_id": e.event_id, "position": e.position} for e in entries]
-
-
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 # --- receipts -------------------------------------------------------------------------
