@@ -11,10 +11,12 @@ import json
 from typing import Annotated, Any, Callable, Literal
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from fastapi import Body, Depends, FastAPI, Header, Query
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.keys import (
     ApiKey,
@@ -25,7 +27,7 @@ from api.keys import (
     SQLiteKeyStore,
 )
 from api.proof_routes import install_proofs, load_signing_key
-from api.problems import ApiProblem, BodyGuard, install_handlers, problem_responses
+from api.problems import ApiProblem, BodyGuard, install_handlers, problem, problem_responses
 from ledger.application import Ledger
 from ledger.events import LedgerEvent
 from ledger.examples import EXAMPLES
@@ -39,6 +41,8 @@ from projections.reconciliation import reconcile
 from projections.state import Clock
 
 MAX_BATCH = 1000
+APPEND_PATHS = ("/v1/events", "/v1/events/batch")
+NO_KEY = "an API key is required: Authorization: Bearer <key>"
 CSV_200: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                                                   "description": "JSON, or CSV with format=csv"}}
 APPEND_RESPONSES = {
@@ -122,6 +126,9 @@ Fmt = Annotated[Literal["json", "csv"], Query(description="json (default) or csv
 # Module level, not inside create_app: with postponed annotations FastAPI resolves names in the module.
 Idem = Annotated[str | None, Header(alias="Idempotency-Key", description="Required: unique per request")]
 
+# An append's key is checked in the worker thread that appends (api/app.py, _append_in_thread).
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
 
 def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI:
     """The API on a ledger; ``signing_key`` signs digests (default: the configured key file, if any)."""
@@ -139,22 +146,38 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
     app.add_middleware(BodyGuard)
     install_handlers(app)
 
+    def key_for(credentials: HTTPAuthorizationCredentials | None, roles: tuple[str, ...]) -> ApiKey:
+        """The caller's key, if it may do this: 401 for none or a wrong one, 403 for a role that may not."""
+        if credentials is None:
+            raise ApiProblem(401, NO_KEY)
+        key = keys.authenticate(credentials.credentials)
+        if key is None:
+            raise ApiProblem(401, "the API key is wrong, unknown or revoked")
+        if key.role not in roles:
+            raise ApiProblem(403, f"role {key.role!r} may not do this (needs {' or '.join(roles)})")
+        return key
+
     def require(*roles: str) -> Callable[..., ApiKey]:
-        def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
-            if credentials is None:
-                raise ApiProblem(401, "an API key is required: Authorization: Bearer <key>")
-            key = keys.authenticate(credentials.credentials)
-            if key is None:
-                raise ApiProblem(401, "the API key is wrong, unknown or revoked")
-            if key.role not in roles:
-                raise ApiProblem(403, f"role {key.role!r} may not do this (needs {' or '.join(roles)})")
-            return key
+        def check(credentials: Credentials) -> ApiKey:
+            return key_for(credentials, roles)
 
         return check
 
-    appender = Depends(require("appender", "admin"))
+    appending = ("appender", "admin")
     reader = Depends(require("auditor", "admin"))
     admin = Depends(require("admin"))
+    invalid = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_after_the_key(request: Request, exc: RequestValidationError) -> Response:
+        """An append's key is checked in the thread that appends, after its body is read:
+        a bad body with a bad key still gets 401 or 403 first, as on every other route."""
+        if request.method == "POST" and request.url.path in APPEND_PATHS:
+            try:
+                await run_in_threadpool(key_for, await bearer(request), appending)
+            except ApiProblem as refused:
+                return problem(refused.status, refused.detail, refused.errors)
+        return await invalid(request, exc)  # type: ignore[no-any-return]
 
     # --- health -------------------------------------------------------------------
 
@@ -171,6 +194,12 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
         return JSONResponse(body)
 
     # --- appending ----------------------------------------------------------------
+
+    async def _append_in_thread(credentials: HTTPAuthorizationCredentials | None, events: list[Any],
+                                idempotency_key: str | None) -> JSONResponse:
+        """The key check, the idempotency lookup and the append, in one worker thread: each
+        hop to a thread and back costs the event loop about as much as a query."""
+        return await run_in_threadpool(lambda: _append(key_for(credentials, appending), events, idempotency_key))
 
     def _append(key: ApiKey, events: list[Any], idempotency_key: str | None) -> JSONResponse:
         """``events``: the request's events as FastAPI validated them (so the ledger does
@@ -239,25 +268,25 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
 
     @app.post("/v1/events", tags=["append"], status_code=201, response_model=AppendResponse,
               responses=APPEND_RESPONSES)
-    def append_event(
+    async def append_event(
         event: Annotated[LedgerEvent, Body(openapi_examples={  # type: ignore[valid-type]
             k: {"summary": k, "value": v} for k, v in EXAMPLES.items()})],
+        credentials: Credentials,
         idempotency_key: Idem = None,
-        key: ApiKey = appender,
     ) -> JSONResponse:
         """Append one event. The same Idempotency-Key with the same body returns the original answer."""
-        return _append(key, [event], idempotency_key)
+        return await _append_in_thread(credentials, [event], idempotency_key)
 
     @app.post("/v1/events/batch", tags=["append"], status_code=201, response_model=AppendResponse,
               responses=APPEND_RESPONSES)
-    def append_batch(
+    async def append_batch(
         batch: Annotated[Batch, Body(openapi_examples={"payout and repayment": {"value": {"events": [
             EXAMPLES["payout_made"], EXAMPLES["repayment_received"]]}}})],
+        credentials: Credentials,
         idempotency_key: Idem = None,
-        key: ApiKey = appender,
     ) -> JSONResponse:
         """Append up to 1 000 events atomically: all are recorded or none."""
-        return _append(key, list(batch.events), idempotency_key)
+        return await _append_in_thread(credentials, list(batch.events), idempotency_key)
 
     # --- reading ------------------------------------------------------------------
 

@@ -207,15 +207,18 @@ class SqlView:
         if cursor is not None:
             cursor.execute(self.sql(statement), list(params))
             return [dict(row) for row in cursor.fetchall()]
+        # The library's connections are in autocommit mode: one SELECT on its own is its own
+        # transaction, one statement instead of three (BEGIN, SELECT, ROLLBACK); on
+        # PostgreSQL, one round trip instead of three.
         if self.is_postgres:
-            # The library's connections are in autocommit mode: one SELECT on its own is its
-            # own transaction, one round trip instead of three (BEGIN, SELECT, ROLLBACK).
             with self.datastore.get_connection() as connection, connection.cursor() as cursor:  # type: ignore[attr-defined]
                 cursor.execute(self.sql(statement), list(params))
                 return [dict(row) for row in cursor.fetchall()]
-        with self.transaction(commit=False) as cursor:
-            cursor.execute(self.sql(statement), list(params))
-            return [dict(row) for row in cursor.fetchall()]
+        with self.datastore.get_connection(commit=False) as connection:  # type: ignore[attr-defined]
+            self._set_up(connection)
+            with connection.cursor() as cursor:
+                cursor.execute(self.sql(statement), list(params))
+                return [dict(row) for row in cursor.fetchall()]
 
     def insert_rows(self, cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows in the caller's transaction. On PostgreSQL many rows go by COPY, which

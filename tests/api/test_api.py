@@ -162,6 +162,49 @@ def test_when_the_ledger_cannot_keep_the_answer_the_api_keeps_it_and_a_retry_rep
     assert again.json() == {**first.json(), "replayed": True}
     assert journal_length(loaded_ledger) == head
 
+def test_an_append_checks_its_key_and_idempotency_key_in_the_thread_that_appends(client, keys, loaded_ledger,
+                                                                               monkeypatch):
+    """One hop to a worker thread per append, not one for the key check and another for
+    the append: each hop costs the event loop about as much as a query."""
+    import threading
+
+    import anyio.to_thread
+
+    threads: dict[str, int] = {}
+    hops = []
+
+    def spy(name, method):
+        def called(*args, **kwargs):
+            threads[name] = threading.get_ident()
+            return method(*args, **kwargs)
+        return called
+
+    async def counted(function, *args, **kwargs):
+        hops.append(function)
+        return await run_sync(function, *args, **kwargs)
+
+    run_sync = anyio.to_thread.run_sync
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    store = client.app.state.keys
+    monkeypatch.setattr(store, "authenticate", spy("key check", store.authenticate))
+    monkeypatch.setattr(store, "stored_response", spy("idempotency lookup", store.stored_response))
+    monkeypatch.setattr(loaded_ledger, "append", spy("append", loaded_ledger.append))
+    for body, batch in ((event(), False), ({"events": [event(), event()]}, True)):
+        threads.clear()
+        hops.clear()
+        assert post(client, keys.appender, body, batch=batch).status_code == 201
+        assert len(hops) == 1
+        assert set(threads) == {"key check", "idempotency lookup", "append"}
+        assert len(set(threads.values())) == 1, threads
+        assert threading.get_ident() not in threads.values()  # not on the caller's (or the loop's) thread
+
+
+def test_an_append_with_a_bad_body_and_no_key_is_401_not_422(client, keys, loaded_ledger):
+    response = client.post("/v1/events", json={"kind": "nonsense"}, headers={"Idempotency-Key": "k"})
+    assert_problem(response, 401)
+    assert journal_length(loaded_ledger) == loaded_ledger.head()[0]
+
+
 
 def test_the_same_key_with_another_body_is_409_and_records_nothing(client, keys, loaded_ledger):
     body = event()
