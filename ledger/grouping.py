@@ -47,6 +47,7 @@ class AppendRequest:
     entries: list[Any] = field(default_factory=list)
     error: BaseException | None = None
     done: bool = False
+    wake: threading.Condition | None = None  # set by the queue: notified when done, or to record next
 
     def answer(self) -> list[Any]:
         if self.error is not None:
@@ -66,14 +67,19 @@ class AppendQueue:
     def __init__(self, record: Callable[[list[AppendRequest]], None], limit: int):
         self._record, self._limit = record, limit
         self._waiting: deque[AppendRequest] = deque()
-        self._changed = threading.Condition()
+        # One lock; each waiting caller has its own condition on it, so a recorded group
+        # wakes its own callers and the next recorder only. Woken all at once, every
+        # waiting caller would take the lock (and the GIL) after every group just to go
+        # back to sleep: with 16 API clients that took ~6 % of the server's throughput.
+        self._lock = threading.Lock()
         self._recording = False  # a thread is recording a group
 
     def submit(self, request: AppendRequest) -> list[Any]:
-        with self._changed:
+        with self._lock:
+            request.wake = wake = threading.Condition(self._lock)
             self._waiting.append(request)
             while self._recording and not request.done:
-                self._changed.wait()
+                wake.wait()
             if request.done:
                 return request.answer()
             self._recording = True
@@ -83,13 +89,14 @@ class AppendQueue:
             while not request.done:
                 self._record_group(self._take())
         finally:
-            with self._changed:
+            with self._lock:
                 self._recording = False
-                self._changed.notify_all()
+                if self._waiting:  # the oldest waiting caller records next
+                    _wake(self._waiting[0])
         return request.answer()
 
     def _take(self) -> list[AppendRequest]:
-        with self._changed:
+        with self._lock:
             group = [self._waiting.popleft()]
             size = len(group[0].events)
             while self._waiting and size + len(self._waiting[0].events) <= self._limit:
@@ -107,7 +114,13 @@ class AppendQueue:
                 if request.error is None and not request.entries:
                     request.error = error
         finally:
-            with self._changed:
+            with self._lock:
                 for request in group:
                     request.done = True
-                self._changed.notify_all()
+                    _wake(request)
+
+
+def _wake(request: AppendRequest) -> None:
+    """Wake the caller waiting for ``request``; call with the queue's lock held."""
+    if request.wake is not None:
+        request.wake.notify()

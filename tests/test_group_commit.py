@@ -200,3 +200,53 @@ def test_a_group_holds_at_most_the_batch_limit_of_events() -> None:
     last = AppendRequest(["e"], "p")
     assert queue.submit(last) == ["e"]
     assert groups == [[3, 2], [4, 1], [6], [1]]
+
+
+def test_a_recorded_group_wakes_its_own_callers_and_the_next_recorder_not_every_waiting_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight callers queue behind a slow first one, and each group holds one request. Woken
+    all at once after every group, they would wake 8 + 7 + ... + 1 = 36 times; each may wake
+    at most twice (to record, and should another thread take that turn first, when done)."""
+    wakeups = []
+
+    class Counted(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            woke = super().wait(timeout)
+            wakeups.append(threading.get_ident())
+            return woke
+
+    import types
+
+    import ledger.grouping
+
+    # Only the queue's own conditions are counted (threading's Events use Conditions too).
+    monkeypatch.setattr(ledger.grouping, "threading", types.SimpleNamespace(Condition=Counted, Lock=threading.Lock))
+    gate, entered = threading.Event(), threading.Event()
+
+    def record(group: list[AppendRequest]) -> None:
+        if group[0].principal == "first":
+            entered.set()
+            gate.wait(30)
+        time.sleep(0.005)  # like a commit: the other threads run meanwhile
+        for request in group:
+            request.entries = [request.principal]
+
+    queue = AppendQueue(record, limit=1)
+    answers: dict[str, Any] = {}
+
+    def submit(name: str) -> None:
+        answers[name] = queue.submit(AppendRequest(["e"], name))
+
+    threads = [threading.Thread(target=submit, args=("first",))]
+    threads[0].start()
+    assert entered.wait(30)
+    for n in range(8):
+        threads.append(threading.Thread(target=submit, args=(f"caller-{n}",)))
+        threads[-1].start()
+        _wait_until(lambda n=n: len(queue._waiting) == n + 1, f"caller-{n} to queue")
+    gate.set()
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive()
+    assert answers == {name: [name] for name in ["first", *(f"caller-{n}" for n in range(8))]}
+    assert len(wakeups) <= 16, len(wakeups)
