@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.keys import (
     ApiKey,
+    StoredResponse,
     KeyStore,
     PostgresIdempotencyRecords,
     PostgresKeyStore,
@@ -146,20 +147,23 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
     app.add_middleware(BodyGuard)
     install_handlers(app)
 
-    def key_for(credentials: HTTPAuthorizationCredentials | None, roles: tuple[str, ...]) -> ApiKey:
-        """The caller's key, if it may do this: 401 for none or a wrong one, 403 for a role that may not."""
+    def key_for(credentials: HTTPAuthorizationCredentials | None, roles: tuple[str, ...],
+                idempotency_key: str | None = None) -> tuple[ApiKey, StoredResponse | None]:
+        """The caller's key, if it may do this (401 for none or a wrong one, 403 for a role
+        that may not), and the answer it was given under ``idempotency_key``, if any: one
+        query for both."""
         if credentials is None:
             raise ApiProblem(401, NO_KEY)
-        key = keys.authenticate(credentials.credentials)
+        key, stored = keys.recall(credentials.credentials, idempotency_key)
         if key is None:
             raise ApiProblem(401, "the API key is wrong, unknown or revoked")
         if key.role not in roles:
             raise ApiProblem(403, f"role {key.role!r} may not do this (needs {' or '.join(roles)})")
-        return key
+        return key, stored
 
     def require(*roles: str) -> Callable[..., ApiKey]:
         def check(credentials: Credentials) -> ApiKey:
-            return key_for(credentials, roles)
+            return key_for(credentials, roles)[0]
 
         return check
 
@@ -199,18 +203,21 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
                                 idempotency_key: str | None) -> JSONResponse:
         """The key check, the idempotency lookup and the append, in one worker thread: each
         hop to a thread and back costs the event loop about as much as a query."""
-        return await run_in_threadpool(lambda: _append(key_for(credentials, appending), events, idempotency_key))
+        return await run_in_threadpool(_append, credentials, events, idempotency_key)
 
-    def _append(key: ApiKey, events: list[Any], idempotency_key: str | None) -> JSONResponse:
+    def _append(credentials: HTTPAuthorizationCredentials | None, events: list[Any],
+                idempotency_key: str | None) -> JSONResponse:
         """``events``: the request's events as FastAPI validated them (so the ledger does
         not parse them again); the idempotency hash and the scope check read their JSON."""
-        raw = [e.model_dump(mode="json", exclude_unset=True) for e in events]
-        if (not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 200
-                or "\x00" in idempotency_key):
+        usable = bool(idempotency_key and idempotency_key.strip() and len(idempotency_key) <= 200
+                      and "\x00" not in idempotency_key)
+        key, stored = key_for(credentials, appending, idempotency_key if usable else None)
+        if not usable:
             raise ApiProblem(400, "the Idempotency-Key header is required (1–200 characters)",
                              [{"field": "Idempotency-Key", "reason": "required on every append"}])
+        assert idempotency_key is not None
+        raw = [e.model_dump(mode="json", exclude_unset=True) for e in events]
         body_hash = hashlib.sha256(canonical_json(raw)).hexdigest()
-        stored = keys.stored_response(key.key_id, idempotency_key)
         if stored is not None:
             return _replay(stored.body_hash, body_hash, stored.status, stored.response)
         for item, event in enumerate(raw):

@@ -48,6 +48,16 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def _split(token: str) -> tuple[str | None, str]:
+    """A token's key id and secret; no key id for what cannot be a token."""
+    if not token.startswith("lk_") or "." not in token:
+        return None, ""
+    key_id, secret = token[3:].split(".", 1)
+    if not KEY_ID.fullmatch(key_id):
+        return None, ""  # never send the database what cannot be a key id (e.g. a NUL)
+    return key_id, secret
+
+
 @dataclass(frozen=True)
 class ApiKey:
     key_id: str
@@ -168,17 +178,27 @@ class KeyStore(SqlView):
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The active key a token belongs to, or None (wrong, unknown or revoked)."""
-        if not token.startswith("lk_") or "." not in token:
+        return self.recall(token, None)[0]
+
+    def recall(self, token: str, idempotency_key: str | None) -> tuple[ApiKey | None, StoredResponse | None]:
+        """What an append needs first, in one query: the active key a token belongs to (or
+        None), and the answer that key was given under ``idempotency_key`` (or None)."""
+        key_id, secret = _split(token)
+        if key_id is None:
+            return None, None
+        rows = self.records.query(
+            "SELECT k.*, r.body_hash, r.status, r.response FROM {s}api_keys k"
+            " LEFT JOIN {s}idempotency_records r ON r.key_id = k.key_id AND r.idempotency_key = ?"
+            " WHERE k.key_id = ?", [idempotency_key, key_id])
+        key = self._active(rows[0], secret) if rows else None
+        if key is None or rows[0]["body_hash"] is None:
+            return key, None
+        return key, StoredResponse(rows[0]["body_hash"], int(rows[0]["status"]), json.loads(rows[0]["response"]))
+
+    def _active(self, row: dict[str, Any], secret: str) -> ApiKey | None:
+        if row["revoked_at"] is not None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
             return None
-        key_id, secret = token[3:].split(".", 1)
-        if not KEY_ID.fullmatch(key_id):
-            return None  # never send the database what cannot be a key id (e.g. a NUL)
-        rows = self.query("SELECT * FROM {s}api_keys WHERE key_id = ?", [key_id])
-        if not rows or rows[0]["revoked_at"] is not None:
-            return None
-        if not hmac.compare_digest(rows[0]["secret_hash"], _hash(secret)):
-            return None
-        return self._row(rows[0])
+        return self._row(row)
 
     def list(self) -> list[ApiKey]:
         return [self._row(r) for r in self.query("SELECT * FROM {s}api_keys ORDER BY created_at, key_id")]

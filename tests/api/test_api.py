@@ -165,17 +165,18 @@ def test_when_the_ledger_cannot_keep_the_answer_the_api_keeps_it_and_a_retry_rep
 def test_an_append_checks_its_key_and_idempotency_key_in_the_thread_that_appends(client, keys, loaded_ledger,
                                                                                monkeypatch):
     """One hop to a worker thread per append, not one for the key check and another for
-    the append: each hop costs the event loop about as much as a query."""
+    the append (each hop costs the event loop about as much as a query), and one query for
+    the key and the idempotency record."""
     import threading
 
     import anyio.to_thread
 
-    threads: dict[str, int] = {}
+    threads: dict[str, list[int]] = {}
     hops = []
 
     def spy(name, method):
         def called(*args, **kwargs):
-            threads[name] = threading.get_ident()
+            threads.setdefault(name, []).append(threading.get_ident())
             return method(*args, **kwargs)
         return called
 
@@ -186,17 +187,19 @@ def test_an_append_checks_its_key_and_idempotency_key_in_the_thread_that_appends
     run_sync = anyio.to_thread.run_sync
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
     store = client.app.state.keys
-    monkeypatch.setattr(store, "authenticate", spy("key check", store.authenticate))
-    monkeypatch.setattr(store, "stored_response", spy("idempotency lookup", store.stored_response))
+    monkeypatch.setattr(store, "recall", spy("key and idempotency record", store.recall))
+    monkeypatch.setattr(store, "authenticate", spy("key alone", store.authenticate))
+    monkeypatch.setattr(store, "stored_response", spy("idempotency record alone", store.stored_response))
     monkeypatch.setattr(loaded_ledger, "append", spy("append", loaded_ledger.append))
     for body, batch in ((event(), False), ({"events": [event(), event()]}, True)):
         threads.clear()
         hops.clear()
         assert post(client, keys.appender, body, batch=batch).status_code == 201
         assert len(hops) == 1
-        assert set(threads) == {"key check", "idempotency lookup", "append"}
-        assert len(set(threads.values())) == 1, threads
-        assert threading.get_ident() not in threads.values()  # not on the caller's (or the loop's) thread
+        assert set(threads) == {"key and idempotency record", "append"}
+        [thread] = {t for called in threads.values() for t in called}
+        assert len(threads["key and idempotency record"]) == 1
+        assert thread != threading.get_ident()  # not on the caller's (or the loop's) thread
 
 
 def test_an_append_with_a_bad_body_and_no_key_is_401_not_422(client, keys, loaded_ledger):
@@ -728,3 +731,22 @@ def test_no_response_ever_contains_a_token(client, keys):
         for response in (post(client, token, event()), post(client, token, {"events": [event()]}, batch=True),
                          client.post("/v1/admin/agreements/load", json={}, headers=auth(token))):
             assert token not in response.text
+
+
+def test_recall_finds_the_key_and_only_its_own_answer_under_an_idempotency_key(loaded_ledger, keys):
+    from api.app import key_store_for
+
+    store = key_store_for(loaded_ledger)
+    appender, admin = keys.ids["appender"], keys.ids["admin"]
+    assert store.store_response(appender, "voucher-1", "h" * 64, 201, [{"event_id": "e1"}])
+    key, stored = store.recall(keys.appender, "voucher-1")
+    assert key is not None and key.key_id == appender
+    assert stored is not None and (stored.body_hash, stored.status, stored.response) == ("h" * 64, 201,
+                                                                                      [{"event_id": "e1"}])
+    assert store.recall(keys.appender, "voucher-2") == (key, None)
+    assert store.recall(keys.appender, None) == (key, None)
+    other, nothing = store.recall(keys.admin, "voucher-1")  # another key's answer is not its own
+    assert other is not None and other.key_id == admin and nothing is None
+    wrong_secret = keys.appender[:-4] + ("AAAA" if not keys.appender.endswith("AAAA") else "BBBB")
+    for token in (keys.revoked, wrong_secret, "lk_000000000000.x", "not-a-key"):
+        assert store.recall(token, "voucher-1") == (None, None), token
