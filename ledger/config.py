@@ -78,6 +78,8 @@ def database_config(url: str | None = None) -> DatabaseConfig:
             # library's table lock notification ids still commit in order: every entry is a
             # version of the one journal aggregate, so a writer waits for the one before it.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+            # ...sent to that function as plain arrays (ledger/journal_recorder.py).
+            "APPLICATION_RECORDER_TOPIC": "ledger.journal_recorder:PostgresJournalRecorder",
             **CACHE,
         }
         return DatabaseConfig(url, "postgres", env)

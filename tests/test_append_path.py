@@ -299,3 +299,30 @@ def test_a_large_batch_written_by_copy_gives_the_rows_that_row_by_row_inserts_gi
             ][-len(events):] == [f"{tricky} {i}" for i in range(len(events))]
     loaded_ledger.rebuild(page=10)  # pages of 10: row by row
     assert _reads(loaded_ledger) == copied
+
+
+def test_the_journal_recorder_keeps_a_batch_in_order_and_refuses_a_taken_version(ledger: Ledger) -> None:
+    """On PostgreSQL a batch goes to the insert function as plain arrays
+    (ledger/journal_recorder.py): the rows, their order and the conflicts stay the library's."""
+    import uuid
+
+    from eventsourcing.persistence import IntegrityError, StoredEvent
+
+    from ledger.journal_recorder import PostgresJournalRecorder
+
+    recorder = ledger.recorder
+    assert isinstance(recorder, PostgresJournalRecorder) == (ledger.config.backend == "postgres")
+    originator = uuid.uuid4()
+    batch = [StoredEvent(originator, version, f"topic-{version}", b"\\x00'\"{state}" + bytes([version % 256, 0]))
+             for version in range(1, 301)]  # bytes that need escaping in text, and a NUL
+    ids = recorder.insert_events(batch)
+    assert ids is not None and len(ids) == 300 and ids == sorted(ids)
+    stored = recorder.select_events(originator)
+    assert [(s.originator_version, s.topic, s.state) for s in stored] == \
+        [(e.originator_version, e.topic, e.state) for e in batch]
+    notifications = recorder.select_notifications(ids[0], 300)
+    assert [n.id for n in notifications] == ids
+    assert [n.originator_version for n in notifications] == list(range(1, 301))
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([StoredEvent(originator, 301, "t", b"new"), StoredEvent(originator, 7, "t", b"taken")])
+    assert len(recorder.select_events(originator)) == 300  # all or nothing

@@ -1,0 +1,54 @@
+"""The journal's PostgreSQL recorder: the library's, with a faster way to send a batch.
+
+With ``POSTGRES_ENABLE_DB_FUNCTIONS`` (ledger/config.py says why) the library sends a
+batch to its insert function as one array of composite values, which psycopg builds in
+Python, field by field: about a third of a 1 000-event append's own time. This recorder
+sends the same rows as four plain arrays (ids, versions, topics, states) and has
+PostgreSQL make the composite values; the function, its lock timeout, its NOTIFY, the
+insert and the notification ids it returns are the library's, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier
+
+
+class PostgresJournalRecorder(PostgresApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # WITH ORDINALITY ... ORDER BY keeps the batch's order, so the notification ids
+        # follow the versions exactly as with the library's own array.
+        self.sql_insert_arrays = SQL(
+            "SELECT * FROM {schema}.{function}(ARRAY("
+            "SELECT ROW(o, v, t, s)::{schema}.{event_type}"
+            " FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[])"
+            " WITH ORDINALITY AS batch(o, v, t, s, n) ORDER BY n))"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            function=Identifier(self.pg_function_name_insert_events),
+            event_type=Identifier(self.stored_event_type_name),
+            id_type=Identifier(self.datastore.originator_id_type),
+        )
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not self.datastore.enable_db_functions or not stored_events:
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[no-any-return]
+        return self._insert_arrays(stored_events)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_arrays(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.sql_insert_arrays, columns, prepare=True)
+            return [row[self.pg_function_name_insert_events] for row in curs.fetchall()]
