@@ -14,7 +14,16 @@ input JSON has exactly one reading or is refused, with the reason:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+# Where a lone surrogate can come from: an escape (backslash-u D800 to DFFF) in bytes or
+# text, or in text (not bytes, which must be valid UTF-8) the character itself. Only input
+# with one of these takes the full check in ``loads``; an escaped backslash before "uD8"
+# matches too, and then the full check decides.
+_ESCAPE = r"\\u[dD][89abcdefABCDEF]"
+_MAYBE_SURROGATE_BYTES = re.compile(_ESCAPE.encode())
+_MAYBE_SURROGATE_TEXT = re.compile(_ESCAPE + "|[\ud800-\udfff]")
 
 
 class InputJSONError(ValueError):
@@ -52,6 +61,8 @@ def loads(text: str | bytes) -> Any:
         raise InputJSONError("JSON nested too deeply") from exc
     except ValueError as exc:  # e.g. an integer longer than the parser's digit limit
         raise InputJSONError(f"not valid JSON ({exc})") from exc
+    if not (_MAYBE_SURROGATE_BYTES if isinstance(text, bytes) else _MAYBE_SURROGATE_TEXT).search(text):  # type: ignore[arg-type]
+        return value  # text that is valid UTF-8 holds no surrogate unless one is escaped
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
