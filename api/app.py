@@ -12,20 +12,20 @@ from typing import Annotated, Any, Callable, Literal
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from api.keys import (
     ApiKey,
-    StoredResponse,
     KeyStore,
     PostgresIdempotencyRecords,
     PostgresKeyStore,
     SQLiteIdempotencyRecords,
     SQLiteKeyStore,
+    StoredResponse,
 )
 from api.proof_routes import install_proofs, load_signing_key
 from api.problems import ApiProblem, BodyGuard, install_handlers, problem, problem_responses
@@ -127,7 +127,8 @@ Fmt = Annotated[Literal["json", "csv"], Query(description="json (default) or csv
 # Module level, not inside create_app: with postponed annotations FastAPI resolves names in the module.
 Idem = Annotated[str | None, Header(alias="Idempotency-Key", description="Required: unique per request")]
 
-# An append's key is checked in the worker thread that appends (api/app.py, _append_in_thread).
+# The bearer token as sent, not yet checked: reads check it in a dependency (``require``),
+# appends in the worker thread that appends (``_append_in_thread``).
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
@@ -209,13 +210,13 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
                 idempotency_key: str | None) -> JSONResponse:
         """``events``: the request's events as FastAPI validated them (so the ledger does
         not parse them again); the idempotency hash and the scope check read their JSON."""
-        usable = bool(idempotency_key and idempotency_key.strip() and len(idempotency_key) <= 200
-                      and "\x00" not in idempotency_key)
-        key, stored = key_for(credentials, appending, idempotency_key if usable else None)
-        if not usable:
+        usable = (idempotency_key if idempotency_key and idempotency_key.strip() and len(idempotency_key) <= 200
+                  and "\x00" not in idempotency_key else None)
+        key, stored = key_for(credentials, appending, usable)  # 401 and 403 before 400
+        if usable is None:
             raise ApiProblem(400, "the Idempotency-Key header is required (1–200 characters)",
                              [{"field": "Idempotency-Key", "reason": "required on every append"}])
-        assert idempotency_key is not None
+        idempotency_key = usable
         raw = [e.model_dump(mode="json", exclude_unset=True) for e in events]
         body_hash = hashlib.sha256(canonical_json(raw)).hexdigest()
         if stored is not None:
