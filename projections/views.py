@@ -28,12 +28,18 @@ VIEWS_DDL = (
     " effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, superseded_at TEXT,"
     " PRIMARY KEY (event_id, seq))",
     # Covers account_sums: the sums are read from the index alone, never from the table's
-    # rows (the every-agreement report 15–25 % faster at 100 000 entries). It replaces
-    # postings_agreement (agreement_id, effective_date), dropped from databases that have it.
+    # rows (the every-agreement report 15–25 % faster at 100 000 entries). The query indexes
+    # are in journal order within their agreement, recipient or kind, not in effective-date
+    # order: an append then adds to the end of each, where dates scattered its rows over
+    # the whole index, one page each. A batch of 500 wrote 19 MB instead of 32 MB at 60 000
+    # entries (SQLite). Older indexes (by date, or postings_agreement) are dropped.
     "DROP INDEX IF EXISTS {s}postings_agreement",
-    "CREATE INDEX IF NOT EXISTS postings_agreement_sums ON {s}postings (agreement_id, effective_date, recorded_at,"
-    " superseded_at, part_id, recipient_id, route, account, amount)",
-    "CREATE INDEX IF NOT EXISTS postings_recipient ON {s}postings (recipient_id, effective_date)",
+    "DROP INDEX IF EXISTS {s}postings_agreement_sums",
+    "DROP INDEX IF EXISTS {s}postings_recipient",
+    "DROP INDEX IF EXISTS {s}documents_kind",
+    "CREATE INDEX IF NOT EXISTS postings_agreement_in_order ON {s}postings (agreement_id, position, effective_date,"
+    " recorded_at, superseded_at, part_id, recipient_id, route, account, amount)",
+    "CREATE INDEX IF NOT EXISTS postings_recipient_in_order ON {s}postings (recipient_id, position)",
     "CREATE TABLE IF NOT EXISTS {s}documents ("
     " event_id TEXT PRIMARY KEY, position BIGINT NOT NULL, kind TEXT NOT NULL,"
     " agreement_id TEXT NOT NULL, part_id TEXT, recipient_id TEXT,"
@@ -42,7 +48,7 @@ VIEWS_DDL = (
     "CREATE INDEX IF NOT EXISTS documents_agreement ON {s}documents (agreement_id, kind)",
     "CREATE INDEX IF NOT EXISTS documents_recipient ON {s}documents (recipient_id, kind)",
     # agreement_ids(): the visible decisions, without scanning every document
-    "CREATE INDEX IF NOT EXISTS documents_kind ON {s}documents (kind, effective_date)",
+    "CREATE INDEX IF NOT EXISTS documents_kind_in_order ON {s}documents (kind, position)",
     # a restated expense report finds the earlier ones of its recipient by a seek
     "CREATE INDEX IF NOT EXISTS documents_report ON {s}documents (agreement_id, recipient_id, kind)",
 )
@@ -63,7 +69,8 @@ class LedgerViews(SqlView):
     waits_for_disk = False  # rebuilt from the journal
     tables = ("postings", "documents")
     # The documents' agreement and report indexes stay: amendments and restated reports read them.
-    query_indexes = ("postings_agreement_sums", "postings_recipient", "documents_recipient", "documents_kind")
+    query_indexes = ("postings_agreement_in_order", "postings_recipient_in_order", "documents_recipient",
+                     "documents_kind_in_order")
 
     def apply_entries(self, entries: Sequence[Entry], tracking: Tracking) -> None:
         with self.transaction(commit=True) as cursor:
