@@ -210,12 +210,11 @@ class SqlView:
         # The library's connections are in autocommit mode: one SELECT on its own is its own
         # transaction, one statement instead of three (BEGIN, SELECT, ROLLBACK); on
         # PostgreSQL, one round trip instead of three.
-        if self.is_postgres:
-            with self.datastore.get_connection() as connection, connection.cursor() as cursor:  # type: ignore[attr-defined]
-                cursor.execute(self.sql(statement), list(params))
-                return [dict(row) for row in cursor.fetchall()]
-        with self.datastore.get_connection(commit=False) as connection:  # type: ignore[attr-defined]
-            self._set_up(connection)
+        postgres = self.is_postgres
+        getting = self.datastore.get_connection() if postgres else self.datastore.get_connection(commit=False)  # type: ignore[attr-defined]
+        with getting as connection:
+            if not postgres:
+                self._set_up(connection)
             with connection.cursor() as cursor:
                 cursor.execute(self.sql(statement), list(params))
                 return [dict(row) for row in cursor.fetchall()]
