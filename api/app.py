@@ -236,9 +236,9 @@ def create_app(ledger: Ledger, signing_key: SigningKey | None = None) -> FastAPI
                 raise
             response = recovered  # a retry after a lost answer: the events are in, identical
         else:
-            response = _answer(entries)
             if receipt.kept:  # the ledger kept the answer with the entries' read-model rows
-                return JSONResponse({"replayed": False, "events": response}, status_code=201)
+                return JSONResponse({"replayed": False, "events": receipt.response}, status_code=201)
+            response = _answer(entries)
         try:
             kept = keys.store_response(key.key_id, idempotency_key, body_hash, 201, response)
         except (OperationalError, InterfaceError):

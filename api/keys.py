@@ -89,6 +89,11 @@ class StoredResponse:
     status: int
     response: Any
 
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> StoredResponse:
+        """From an idempotency_records row (or a row joined with one)."""
+        return cls(row["body_hash"], int(row["status"]), json.loads(row["response"]))
+
 
 class IdempotencyRecords(SqlView):
     """The answers given per key and Idempotency-Key.
@@ -105,9 +110,7 @@ class IdempotencyRecords(SqlView):
     def stored_response(self, key_id: str, idempotency_key: str) -> StoredResponse | None:
         rows = self.query("SELECT body_hash, status, response FROM {s}idempotency_records"
                           " WHERE key_id = ? AND idempotency_key = ?", [key_id, idempotency_key])
-        if not rows:
-            return None
-        return StoredResponse(rows[0]["body_hash"], int(rows[0]["status"]), json.loads(rows[0]["response"]))
+        return StoredResponse.of(rows[0]) if rows else None
 
     def store_response(self, key_id: str, idempotency_key: str, body_hash: str, status: int, response: Any) -> bool:
         """Keep the answer; False if another request with the same key stored one first."""
@@ -134,10 +137,12 @@ class IdempotencyReceipt:
     body_hash: str
     answer: Callable[[list[Any]], Any]  # the response's events, from the recorded entries
     kept: bool = False
+    response: Any = None  # what keep() wrote: the answer, built once
 
     def keep(self, cursor: Any, entries: list[Any]) -> bool:
+        self.response = self.answer(entries)
         return self.records.insert(cursor, self.key_id, self.idempotency_key, self.body_hash, 201,
-                                   self.answer(entries))
+                                   self.response)
 
 
 
@@ -193,7 +198,7 @@ class KeyStore(SqlView):
         key = self._active(rows[0], secret) if rows else None
         if key is None or rows[0]["body_hash"] is None:
             return key, None
-        return key, StoredResponse(rows[0]["body_hash"], int(rows[0]["status"]), json.loads(rows[0]["response"]))
+        return key, StoredResponse.of(rows[0])
 
     def _active(self, row: dict[str, Any], secret: str) -> ApiKey | None:
         if row["revoked_at"] is not None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
