@@ -232,6 +232,10 @@ class SqlView:
         marks = ",".join("?" * len(rows[0]))
         cursor.executemany(self.sql(f"INSERT INTO {{s}}{table} ({columns}) VALUES ({marks})"), rows)
 
+    def key_columns(self, table: str) -> list[str]:
+        """The primary key's columns of one of this view's tables ([] if it does not exist)."""
+        raise NotImplementedError
+
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
         rows = self.query(statement, params)
         if not rows:
@@ -240,6 +244,10 @@ class SqlView:
 
 
 class SQLiteSqlView(SqlView, SQLiteTrackingRecorder):
+    def key_columns(self, table: str) -> list[str]:
+        rows = self.query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [table])
+        return [row["name"] for row in rows]
+
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
         return statements + [self.sql(s) for s in self.ddl]
@@ -254,3 +262,11 @@ class PostgresSqlView(SqlView, PostgresTrackingRecorder):
         kwargs["tracking_table_name"] = self.TRACKING_TABLE
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(SQL(self.sql(s)) for s in self.ddl)  # type: ignore[arg-type]
+
+    def key_columns(self, table: str) -> list[str]:
+        rows = self.query("SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a"
+                          " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+                          " WHERE i.indrelid = to_regclass(?) AND i.indisprimary"
+                          " ORDER BY array_position(i.indkey::int2[], a.attnum)",
+                          [f"{self.schema_prefix}{table}"])
+        return [row["name"] for row in rows]

@@ -17,7 +17,7 @@ from ledger.application import SNAPSHOT_EVERY, Ledger
 from ledger.config import database_config
 from ledger.journal import JOURNAL_ID
 from tests.conftest import raw_sql
-from tests.scenarios.builders import kr, payout, requisition
+from tests.scenarios.builders import correction, kr, payout, requisition
 
 AGREEMENT, PART = "god-och-nara-vard-2020", "nara-vard"
 REGIONS = ("region-skane", "region-gotland", "region-uppsala")
@@ -212,6 +212,46 @@ def test_balance_sums_are_read_from_an_index_in_journal_order_and_older_indexes_
             assert "COVERING INDEX postings_agreement_in_order" in " ".join(str(r) for r in plan)
         assert reopened.views.account_sums("2030-01-01", "2100-01-01T00:00:00Z", agreement_id=AGREEMENT) == \
             ledger.views.account_sums("2030-01-01", "2100-01-01T00:00:00Z", agreement_id=AGREEMENT) != []
+    finally:
+        reopened.close()
+
+
+OLD_VIEWS = {  # the read models' tables as sessions before the position keys wrote them
+    "postings": "event_id TEXT NOT NULL, seq INTEGER NOT NULL, position BIGINT NOT NULL, kind TEXT NOT NULL,"
+                " agreement_id TEXT NOT NULL, part_id TEXT, recipient_id TEXT, route TEXT,"
+                " account TEXT NOT NULL, amount BIGINT NOT NULL, effective_date TEXT NOT NULL,"
+                " recorded_at TEXT NOT NULL, superseded_at TEXT, PRIMARY KEY (event_id, seq)",
+    "documents": "event_id TEXT PRIMARY KEY, position BIGINT NOT NULL, kind TEXT NOT NULL,"
+                 " agreement_id TEXT NOT NULL, part_id TEXT, recipient_id TEXT,"
+                 " effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, superseded_at TEXT,"
+                 " supersedes TEXT, payload TEXT NOT NULL",
+}
+
+
+def test_views_are_keyed_by_position_and_tables_keyed_by_event_id_are_rebuilt_on_open(
+        loaded_ledger: Ledger) -> None:
+    ledger = loaded_ledger
+    paid = payout(AGREEMENT, PART, REGIONS[0], kr(700), "2020-06-15")
+    ledger.append([*_requisitions(6), paid], "finance")
+    ledger.append([correction(paid, amount=kr(600))], "finance")  # a correction finds its event by id
+    before = ledger.views.dump()
+    assert ledger.views.key_columns("postings") == ["position", "seq"]
+    assert ledger.views.key_columns("documents") == ["position"]
+    schema = "" if ledger.config.backend == "sqlite" else f'"{ledger.config.env["POSTGRES_SCHEMA"]}".'
+    for table, columns in OLD_VIEWS.items():  # the same rows, under the old keys
+        raw_sql(ledger, f"ALTER TABLE {schema}{table} RENAME TO {table}_was")
+        raw_sql(ledger, f"CREATE TABLE {schema}{table} ({columns})")
+        raw_sql(ledger, f"INSERT INTO {schema}{table} SELECT * FROM {schema}{table}_was")
+        raw_sql(ledger, f"DROP TABLE {schema}{table}_was")
+    assert ledger.views.key_columns("documents") == ["event_id"]
+    reopened = Ledger(database_config(ledger.config.url))  # as after an upgrade
+    try:
+        assert reopened.views.key_columns("postings") == ["position", "seq"]
+        assert reopened.views.key_columns("documents") == ["position"]
+        assert reopened.notifications_behind()["ledger_views"] == reopened.recorder.max_notification_id()  # again...
+        reopened.catch_up()
+        assert reopened.views.dump() == before  # ...to the same rows
+        assert set(reopened.views.query_indexes) | {"documents_event"} <= _index_names(reopened)
     finally:
         reopened.close()
 
