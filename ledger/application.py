@@ -39,6 +39,8 @@ APPEND_ATTEMPTS = 20
 #: A snapshot of the journal (length and head hash) every this many entries, so a process
 #: that starts cold replays at most this many entries to load it.
 SNAPSHOT_EVERY = 500
+#: Journal records per transaction of a rebuild (see Ledger.rebuild).
+REBUILD_PAGE_SQLITE, REBUILD_PAGE_POSTGRES = 20_000, 5_000
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class Ledger(Application[Any]):
             path = self.config.env["SQLITE_DBNAME"]
             self._wal, self._write_lock = WalCheckpointer(path), sqlite_write_lock(path)
             weakref.finalize(self, self._wal.stop)  # a ledger dropped without close() leaves no thread behind
+        if self.views.dropped_outdated:
+            self.rebuild(models=[self.views])  # an upgrade: see LedgerViews._drop_outdated_tables
 
     def construct_transcoder(self) -> Any:
         """The library's JSON transcoder, or ours (ledger/stored.py) that writes journal
@@ -336,12 +340,21 @@ class Ledger(Application[Any]):
         if self._wal is not None:
             self._wal.written()
 
-    def rebuild(self, progress: Callable[[int], None] | None = None, page: int = 5000) -> int:
-        """Empty every read model and rebuild it from the journal."""
-        for view in self.read_models:
+    def rebuild(self, progress: Callable[[int], None] | None = None, page: int | None = None,
+                models: Sequence[JournalIndex | LedgerViews] = ()) -> int:
+        """Empty every read model (or the ones named) and rebuild it from the journal.
+
+        A page is one transaction. On SQLite every commit writes each page of the indexes
+        on random event ids that it touched, and a page of 5 000 records touches nearly all
+        of them at 1 000 000 entries: pages of 20 000 wrote 16 GB instead of 31 GB and ran
+        13 % faster (298 MB peak). On PostgreSQL larger pages gained nothing and cost
+        memory (225 MB instead of 98 at 100 000 entries)."""
+        models = models or self.read_models
+        for view in models:
             view.reset(self.name)
+        page = page or (REBUILD_PAGE_POSTGRES if self.config.backend == "postgres" else REBUILD_PAGE_SQLITE)
         seen = self.catch_up(batch_size=page, progress=progress)
-        for view in self.read_models:
+        for view in models:
             view.restore_indexes()
         return seen
 

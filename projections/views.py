@@ -79,16 +79,20 @@ class LedgerViews(SqlView):
     query_indexes = ("postings_agreement_in_order", "postings_recipient_in_order", "documents_recipient",
                      "documents_kind_in_order")
 
+    #: True when opening found tables keyed by event id and dropped them (the Ledger then
+    #: rebuilds the views at once).
+    dropped_outdated = False
+
     def create_table(self) -> None:
         self._drop_outdated_tables()
         super().create_table()  # type: ignore[misc]
 
     def _drop_outdated_tables(self) -> None:
         """Tables written before the views were keyed by journal position (documents keyed
-        by event id) are dropped with their tracking row. The next catch-up projects the
-        whole journal into the new ones: an upgrade rebuilds the views once."""
+        by event id) are dropped with their tracking row: an upgrade rebuilds the views once."""
         if self.key_columns("documents") != ["event_id"]:
             return
+        self.dropped_outdated = True
         with self.transaction(commit=True) as cursor:
             for table in self.tables:
                 cursor.execute(self.sql(f"DROP TABLE {{s}}{table}"))
