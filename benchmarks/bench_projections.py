@@ -11,7 +11,7 @@ For each size and backend (databases from ``benchmarks.synthetic``, cached under
   the journal (read every entry, filter by effective_date / recorded_at / supersession
   in Python, sum per recipient).
 
-Every measurement runs in its own subprocess, so its peak RSS (``ru_maxrss``) and
+Every measurement runs in its own subprocess, so its peak RSS (``VmHWM``, see ``rss_mb``) and
 timings are not polluted by the others. Results are written as Markdown.
 
     python -m benchmarks.bench_projections --sizes 10000,100000 --backends sqlite,postgres \\
@@ -49,6 +49,16 @@ TARGET_SIZE = 1_000_000
 
 
 def rss_mb() -> float:
+    """This process's peak resident memory in MB. On Linux the peak of its own address
+    space (VmHWM): ``ru_maxrss`` survives fork and exec, so a child started by a parent
+    that held 1 GB reported 1 GB before doing anything."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 

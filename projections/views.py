@@ -21,8 +21,8 @@ from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
 from projections.postings import DOCUMENT_KINDS, agreement_of, event_postings, superseded_ids
 
 # Both tables are keyed by journal position (postings by position and seq), not by event
-# id: an append adds to the end of each key instead of one random page per row, and a
-# rebuild at 1 000 000 entries no longer outgrows the page cache on them. A correction
+# id: an append adds to the end of each key instead of writing one scattered page per row
+# (a batch of 500 at 60 000 entries wrote 15 MB instead of 19.7, SQLite). A correction
 # finds the corrected event's position through documents_event.
 VIEWS_DDL = (
     "CREATE TABLE IF NOT EXISTS {s}postings ("
