@@ -49,8 +49,8 @@ VIEWS_DDL = (
     " agreement_id TEXT NOT NULL, part_id TEXT, recipient_id TEXT,"
     " effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, superseded_at TEXT,"
     " supersedes TEXT, payload TEXT NOT NULL)",
-    # A correction finds the position of the event it corrects here: the one index on a
-    # random event id the views keep. Every event with postings has a document.
+    # A correction finds the position of the event it corrects here when the journal index
+    # does not have it yet (_position_of). Every event with postings has a document.
     "CREATE UNIQUE INDEX IF NOT EXISTS documents_event ON {s}documents (event_id)",
     "CREATE INDEX IF NOT EXISTS documents_agreement ON {s}documents (agreement_id, kind)",
     "CREATE INDEX IF NOT EXISTS documents_recipient ON {s}documents (recipient_id, kind)",
@@ -75,9 +75,11 @@ class LedgerViews(SqlView):
     view_name = "ledger_views"
     waits_for_disk = False  # rebuilt from the journal
     tables = ("postings", "documents")
-    # The documents' agreement and report indexes stay: amendments and restated reports read them.
+    # The documents' report index stays: restated reports read it, and amendments read its
+    # agreement prefix. A correction finds its event's position through the journal index
+    # (_position_of), so documents_event waits for the end of a rebuild too.
     query_indexes = ("postings_agreement_in_order", "postings_recipient_in_order", "documents_recipient",
-                     "documents_kind_in_order")
+                     "documents_kind_in_order", "documents_agreement", "documents_event")
 
     #: True when opening found tables keyed by event id and dropped them (the Ledger then
     #: rebuilds the views at once).
@@ -153,15 +155,30 @@ class LedgerViews(SqlView):
         return row["effective_date"] if row else entry.payload["effective_date"]
 
     def _supersede(self, cursor: Any, event_id: str, recorded_at: str) -> None:
-        cursor.execute(self.sql("SELECT position FROM {s}documents WHERE event_id = ?"), [event_id])
-        row = cursor.fetchone()
-        if row is None:
+        position = self._position_of(cursor, event_id)
+        if position is None:
             return  # an event with neither postings nor a document (a recipient's, say)
         for table in ("postings", "documents"):
             cursor.execute(
                 self.sql(f"UPDATE {{s}}{table} SET superseded_at = ? WHERE position = ? AND superseded_at IS NULL"),
-                [recorded_at, row["position"]],
+                [recorded_at, position],
             )
+
+    def _position_of(self, cursor: Any, event_id: str) -> int | None:
+        """Where the event an entry supersedes stands in the journal.
+
+        The journal index is asked first: the ledger writes it before the views in the same
+        transaction, so during a rebuild it holds every earlier event while
+        documents_event, a query index then, is dropped (one index on random ids less to
+        keep up: see docs/benchmarks.md). A ProjectionRunner's views may run ahead of its
+        index; the documents answer then, through documents_event.
+        """
+        for table in ("journal_index", "documents"):
+            cursor.execute(self.sql(f"SELECT position FROM {{s}}{table} WHERE event_id = ?"), [event_id])
+            row = cursor.fetchone()
+            if row is not None:
+                return int(row["position"])
+        return None
 
     def _supersede_terms(self, cursor: Any, agreement_id: str, recorded_at: str) -> None:
         """An amendment replaces the terms in force: their documents, and their postings found

@@ -16,6 +16,7 @@ from ledger.admission import LedgerValidationError
 from ledger.application import SNAPSHOT_EVERY, Ledger
 from ledger.config import database_config
 from ledger.journal import JOURNAL_ID
+from ledger.stored import decode_entry
 from tests.conftest import raw_sql
 from tests.scenarios.builders import correction, kr, payout, requisition
 
@@ -253,6 +254,26 @@ def test_views_are_keyed_by_position_and_tables_keyed_by_event_id_are_rebuilt_wh
         assert set(reopened.views.query_indexes) | {"documents_event"} <= _index_names(reopened)
     finally:
         reopened.close()
+
+
+def test_a_correction_finds_its_event_through_the_documents_when_the_journal_index_lags(
+        loaded_ledger: Ledger) -> None:
+    ledger = loaded_ledger
+    paid = payout(AGREEMENT, PART, REGIONS[1], kr(900), "2020-06-15")
+    ledger.append([*_requisitions(3), paid], "finance")
+    ledger.append([correction(paid, amount=kr(800))], "finance")
+    expected = ledger.views.dump()
+    assert any(row[-1] is not None for row in expected["postings"])  # the payout's postings were superseded
+    # As a ProjectionRunner's views may: project the journal into the views alone while
+    # the journal index holds nothing yet.
+    raw_sql(ledger, "DELETE FROM " + ("" if ledger.config.backend == "sqlite"
+                                      else f'"{ledger.config.env["POSTGRES_SCHEMA"]}".') + "journal_index")
+    ledger.views.reset(ledger.name)
+    ledger.views.restore_indexes()
+    notifications = ledger.recorder.select_notifications(0, 10_000)
+    entries = [e for e in (decode_entry(n, ledger.mapper) for n in notifications) if e is not None]
+    ledger.views.apply_entries(entries, Tracking(ledger.name, notifications[-1].id))
+    assert ledger.views.dump() == expected
 
 
 def test_a_rebuild_pages_by_its_backends_default_unless_told(loaded_ledger: Ledger, monkeypatch) -> None:
