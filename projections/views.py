@@ -23,7 +23,8 @@ from projections.postings import DOCUMENT_KINDS, agreement_of, event_postings, s
 # Both tables are keyed by journal position (postings by position and seq), not by event
 # id: an append adds to the end of each key instead of writing one scattered page per row
 # (a batch of 500 at 60 000 entries wrote 15 MB instead of 19.7, SQLite). A correction
-# finds the corrected event's position through documents_event.
+# finds the corrected event's position in the journal index or documents_event
+# (LedgerViews._position_of).
 VIEWS_DDL = (
     "CREATE TABLE IF NOT EXISTS {s}postings ("
     " event_id TEXT NOT NULL, seq INTEGER NOT NULL, position BIGINT NOT NULL, kind TEXT NOT NULL,"
