@@ -514,8 +514,9 @@ def first_run_signing_key() -> None:
     console.print(f"Public key, for auditors who verify digests: {key.public_hex}")
 
 
-def first_run_keys(ledger: Ledger) -> None:
-    """When no key exists, create an admin and an auditor key and print them once."""
+def first_run_keys(ledger: Ledger, base_url: str = "http://127.0.0.1:8000") -> None:
+    """When no key exists, create an admin and an auditor key and print them once, with a
+    curl example against ``base_url`` (where the server will listen)."""
     from api.app import key_store_for
 
     store = key_store_for(ledger)
@@ -527,7 +528,7 @@ def first_run_keys(ledger: Ledger) -> None:
     console.print(f"  admin   (loads agreements, manages keys, reads): {admin_token}")
     console.print(f"  auditor (reads everything, writes nothing):      {auditor_token}")
     console.print("Use one as `Authorization: Bearer <key>`, e.g.\n"
-                  f"  curl -H 'Authorization: Bearer {auditor_token}' http://127.0.0.1:8000/v1/balances\n"
+                  f"  curl -H 'Authorization: Bearer {auditor_token}' {base_url}/v1/balances\n"
                   "Create a finance system's key with: ledger keys create --role appender --name '...'\n")
 
 
@@ -550,7 +551,7 @@ def serve(
     if load:
         entries = ledger.load_agreements()
         console.print(f"Seed agreements: {len(entries)} new events recorded.")
-    first_run_keys(ledger)
+    first_run_keys(ledger, f"http://{host}:{port}")
     first_run_signing_key()
     console.print(f"Ledger on {ledger.config.display_url}; serving http://{host}:{port}/ (API docs at /docs)")
     api = create_app(ledger)

@@ -311,3 +311,15 @@ def test_cli_csv_neutralises_spreadsheet_formulas_but_keeps_numbers():
     assert _cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert _cell("@SUM(A1)") == "'@SUM(A1)" and _cell("-1+1") == "'-1+1"
     assert _cell(-1500) == "-1500" and _cell("Region Skåne") == "Region Skåne"
+
+
+def test_the_first_keys_are_printed_once_with_a_curl_example_for_the_servers_own_address(ledger: Ledger):
+    with cli.console.capture() as first:
+        cli.first_run_keys(ledger, "http://127.0.0.1:8765")
+    printed = first.get()
+    auditor = printed.split("auditor (reads everything, writes nothing):")[1].split()[0]
+    assert f"Bearer {auditor}' http://127.0.0.1:8765/v1/balances" in printed
+    assert "8000" not in printed
+    with cli.console.capture() as again:
+        cli.first_run_keys(ledger, "http://127.0.0.1:8765")
+    assert again.get() == ""  # keys exist now: nothing is created or shown
