@@ -224,7 +224,7 @@ class Ledger(Application[Any]):
         each batch the same way); ``events`` are already parsed. Records nothing."""
         now = now or self.clock()
         today = now.astimezone(STOCKHOLM).date()
-        with self.index.reading():  # one read transaction for all the checks' queries
+        with self.index.reading():  # all the checks' queries on one connection
             recipients = self.index.recipient_ids()
             errors = check_references(events, self.index, today, recipients)
             errors += duplicate_registration(events, recipients)

@@ -186,15 +186,31 @@ class SqlView:
         _SQLITE_WAITS[connection] = self.waits_for_disk
 
     @contextmanager
+    def _read_cursor(self) -> Iterator[Any]:
+        """A cursor for reads only. SQLite: in one read transaction (one snapshot, and no
+        lock or commit per query). PostgreSQL: on one pooled connection in autocommit,
+        each query its own transaction, as it would be anyway at READ COMMITTED; a BEGIN
+        and an end cost two more round trips, and an end by ROLLBACK made psycopg forget
+        the connection's prepared statements (DEALLOCATE ALL, and every statement planned
+        again)."""
+        if self.is_postgres:
+            with self.datastore.get_connection() as connection, connection.cursor() as cursor:  # type: ignore[attr-defined]
+                yield cursor
+            return
+        with self.transaction(commit=False) as cursor:
+            yield cursor
+
+    @contextmanager
     def reading(self) -> Iterator[None]:
-        """Run this thread's queries of the block in one read transaction: on PostgreSQL
-        each query on its own costs a BEGIN and a ROLLBACK round trip besides its own.
-        The block sees the database as it was when it began: write nothing inside it."""
+        """Run this thread's queries of the block on one connection (``_read_cursor``),
+        not one pooled connection per query. Write nothing inside it. On SQLite the block
+        sees the database as it was when it began; on PostgreSQL each query sees what was
+        committed when it ran."""
         open_cursors = _open_cursors()
         if id(self) in open_cursors:
             yield  # already inside one
             return
-        with self.transaction(commit=False) as cursor:
+        with self._read_cursor() as cursor:
             open_cursors[id(self)] = cursor
             try:
                 yield

@@ -358,6 +358,32 @@ def test_queries_in_a_reading_block_share_one_transaction_and_only_in_their_thre
     assert id(index) not in _open_cursors()
 
 
+def test_an_append_on_postgres_keeps_its_prepared_statements_and_sends_no_rollback(
+        loaded_ledger: Ledger, monkeypatch) -> None:
+    """psycopg forgets a connection's prepared statements on every ROLLBACK (DEALLOCATE ALL,
+    one more round trip, each statement planned again by the server). The append's checks
+    used to end their read transaction that way, once per append. Watched at psycopg's own
+    command and execute calls (private names: no public hook shows them)."""
+    if loaded_ledger.config.backend != "postgres":
+        pytest.skip("PostgreSQL's prepared statements")
+    from psycopg import _connection_base, _cursor_base
+
+    sent: list[str] = []
+    command, prepared = _connection_base.BaseConnection._exec_command, _cursor_base.BaseCursor._send_query_prepared
+    monkeypatch.setattr(_connection_base.BaseConnection, "_exec_command",
+                        lambda self, cmd, *a, **k: (sent.append(bytes(cmd).decode()), command(self, cmd, *a, **k))[1])
+    monkeypatch.setattr(_cursor_base.BaseCursor, "_send_query_prepared",
+                        lambda self, *a, **k: (sent.append("prepared"), prepared(self, *a, **k))[1])
+    for _ in range(3 * 5):  # psycopg prepares a statement on its 5th run on a connection
+        loaded_ledger.append(_requisitions(1), "finance")
+    sent.clear()
+    for _ in range(10):
+        loaded_ledger.append(_requisitions(1), "finance")
+    assert not [c for c in sent if c.startswith(("ROLLBACK", "DEALLOCATE"))]
+    assert sent.count("BEGIN") == 10  # the save's transaction of the read models; the checks need none
+    assert sent.count("prepared") >= 10 * 12
+
+
 def test_a_large_batch_written_by_copy_gives_the_rows_that_row_by_row_inserts_give(loaded_ledger: Ledger) -> None:
     """On PostgreSQL 100 rows or more go by COPY (ledger/sql.py); fewer, and on SQLite, by
     INSERT. Text that COPY must escape comes through unchanged (the payload's JSON text
