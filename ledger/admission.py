@@ -186,6 +186,19 @@ def _learn(event: EventBase, known: _Known) -> None:
         known.agreements[event.agreement.agreement_id] = {p.part_id for p in event.agreement.parts}
 
 
+def named_recipients(events: Sequence[EventBase]) -> set[str]:
+    """Every recipient id the events name: the only ones the checks ask the journal about
+    (reading every registered recipient on each append grew with the register)."""
+    names: set[str] = set()
+    for event in events:
+        names.update(recipient for _field, recipient in event.recipient_refs())
+        if isinstance(event, AgreementDecided | AgreementAmended):
+            names |= event.agreement.recipient_ids()
+        if isinstance(event, RecipientRegistered):
+            names.add(event.recipient_id)
+    return names
+
+
 def duplicate_registration(events: Sequence[EventBase], index_recipients: set[str]) -> list[FieldError]:
     """A recipient is registered once; a new name is a rename."""
     seen = set(index_recipients)

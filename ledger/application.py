@@ -20,7 +20,14 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, JSONTransc
 from eventsourcing.postgres import PostgresFactory
 
 from ledger import catalogue, chain
-from ledger.admission import FieldError, LedgerValidationError, check_references, duplicate_registration, parse_events
+from ledger.admission import (
+    FieldError,
+    LedgerValidationError,
+    check_references,
+    duplicate_registration,
+    named_recipients,
+    parse_events,
+)
 from ledger.calendar import STOCKHOLM
 from ledger.config import DatabaseConfig, database_config
 from ledger.events import EventBase
@@ -225,7 +232,7 @@ class Ledger(Application[Any]):
         now = now or self.clock()
         today = now.astimezone(STOCKHOLM).date()
         with self.index.reading():  # all the checks' queries on one connection
-            recipients = self.index.recipient_ids()
+            recipients = self.index.registered_recipients(named_recipients(events))
             errors = check_references(events, self.index, today, recipients)
             errors += duplicate_registration(events, recipients)
         if errors:

@@ -118,13 +118,20 @@ class JournalIndex(SqlView):
         self._insert_tracking(cursor, tracking)
 
     def existing_event_ids(self, event_ids: Iterable[str]) -> set[str]:
-        ids = list(event_ids)
-        found: set[str] = set()
+        return self._present("event_id", event_ids)
+
+    def registered_recipients(self, recipient_ids: Iterable[str]) -> set[str]:
+        """Those of ``recipient_ids`` that are registered."""
+        return self._present("recipient_id", recipient_ids, "kind = 'recipient_registered' AND ")
+
+    def _present(self, column: str, values: Iterable[str], condition: str = "") -> set[str]:
+        """Those of ``values`` found in ``column`` (of the rows meeting ``condition``)."""
+        ids, found = list(values), set()
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.query(f"SELECT event_id FROM {{s}}journal_index WHERE event_id IN ({marks})", chunk)
-            found.update(r["event_id"] for r in rows)
+            rows = self.query(f"SELECT {column} FROM {{s}}journal_index WHERE {condition}"
+                              f"{column} IN ({','.join('?' * len(chunk))})", chunk)
+            found.update(r[column] for r in rows)
         return found
 
     def event(self, event_id: str) -> dict[str, Any] | None:

@@ -164,3 +164,20 @@ def test_registration_with_a_valid_org_number_is_recorded(ledger: Ledger):
     ledger.append([registration("region-stockholm", "Region Stockholm", org_number="232100-0016")], "registrator")
     [row] = ledger.index.recipient_history("region-stockholm")
     assert row["payload"]["org_number"] == "232100-0016"
+
+
+def test_the_checks_ask_the_journal_only_about_the_recipients_the_events_name(loaded_ledger: Ledger):
+    """More than one query's worth of names (500 to a query): exactly the registered ones are
+    found, and a batch naming a registered and an unregistered recipient is refused for the
+    second only."""
+    names = [f"prov-{n}" for n in range(1200)]
+    assert loaded_ledger.index.registered_recipients(names + ["skr", "skl"]) == {"skr"}
+    loaded_ledger.append([registration(name, f"Prov {name}") for name in names[:600]], "registrator")
+    assert loaded_ledger.index.registered_recipients(names) == set(names[:600])
+    head = loaded_ledger.head()
+    renames = [{"kind": "recipient_renamed", "event_id": str(uuid.uuid4()), "effective_date": "2021-01-01",
+                "recipient_id": name, "name": "Nytt namn"} for name in ("prov-599", "prov-600")]
+    with pytest.raises(LedgerValidationError) as caught:
+        loaded_ledger.append(renames, "registrator")
+    assert [(e.item, e.field) for e in caught.value.errors] == [(1, "recipient_id")]
+    assert loaded_ledger.head() == head
