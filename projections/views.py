@@ -10,6 +10,7 @@ journal is never replayed to answer one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import singledispatchmethod
 from typing import Any
 
@@ -24,7 +25,7 @@ from projections.postings import DOCUMENT_KINDS, agreement_of, event_postings, s
 # id: an append adds to the end of each key instead of writing one scattered page per row
 # (a batch of 500 at 60 000 entries wrote 15 MB instead of 19.7, SQLite). A correction
 # finds the corrected event's position in the journal index or documents_event
-# (LedgerViews._position_of).
+# (LedgerViews.positions_of).
 VIEWS_DDL = (
     "CREATE TABLE IF NOT EXISTS {s}postings ("
     " event_id TEXT NOT NULL, seq INTEGER NOT NULL, position BIGINT NOT NULL, kind TEXT NOT NULL,"
@@ -51,7 +52,7 @@ VIEWS_DDL = (
     " effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, superseded_at TEXT,"
     " supersedes TEXT, payload TEXT NOT NULL)",
     # A correction finds the position of the event it corrects here when the journal index
-    # does not have it yet (_position_of). Every event with postings has a document.
+    # does not have it yet (positions_of). Every event with postings has a document.
     "CREATE UNIQUE INDEX IF NOT EXISTS documents_event ON {s}documents (event_id)",
     "CREATE INDEX IF NOT EXISTS documents_agreement ON {s}documents (agreement_id, kind)",
     "CREATE INDEX IF NOT EXISTS documents_recipient ON {s}documents (recipient_id, kind)",
@@ -78,7 +79,7 @@ class LedgerViews(SqlView):
     tables = ("postings", "documents")
     # The documents' report index stays: restated reports read it, and amendments read its
     # agreement prefix. A correction finds its event's position through the journal index
-    # (_position_of), so documents_event waits for the end of a rebuild too.
+    # (positions_of), so documents_event waits for the end of a rebuild too.
     query_indexes = ("postings_agreement_in_order", "postings_recipient_in_order", "documents_recipient",
                      "documents_kind_in_order", "documents_agreement", "documents_event")
 
@@ -107,40 +108,40 @@ class LedgerViews(SqlView):
             self.write(cursor, entries, tracking)
 
     def write(self, cursor: Any, entries: Sequence[Entry], tracking: Tracking) -> None:
-        """Apply entries and record the tracking position in the caller's transaction."""
-        pending = _Pending(self, cursor)
+        """Apply entries and record the tracking position in the caller's transaction.
+
+        What the entries need to read is fetched for all of them first (the positions of
+        the events they supersede, the reports they may restate), and their rows are
+        written in one go at the end: a page of a rebuild costs a few statements, not a
+        few per correction or expense report (each a round trip on PostgreSQL).
+        """
+        page = _Page(self, cursor, entries)
         for entry in entries:
-            self._apply(cursor, entry, pending)
-        pending.flush()
+            self._apply(cursor, entry, page)
+        page.flush()
         self._insert_tracking(cursor, tracking)
 
-    def _apply(self, cursor: Any, entry: Entry, pending: _Pending) -> None:
+    def _apply(self, cursor: Any, entry: Entry, page: _Page) -> None:
         agreement_id = agreement_of(entry)
         if agreement_id is None:
             return  # recipient events move no money and bind no agreement
         payload = entry.payload
-        report_key = (agreement_id, payload.get("recipient_id"))
-        if superseded_ids(entry) or entry.kind == "agreement_amended" or (
-                entry.kind == "expense_report_received" and report_key in pending.reports):
-            pending.flush()  # what follows reads or updates rows this batch may have buffered
         for event_id in superseded_ids(entry):
-            self._supersede(cursor, event_id, entry.recorded_at)
+            page.supersede(event_id, entry.recorded_at)
         if entry.kind == "agreement_amended":
+            page.flush()  # the terms' rows are read and updated in the tables
             self._supersede_terms(cursor, agreement_id, entry.recorded_at)
         postings = event_postings(entry.kind, payload)
         if entry.kind == "expense_report_received":
-            postings = self._restated_report_postings(cursor, entry, agreement_id, postings)
+            postings = page.reports.restate(entry, agreement_id, postings)
         effective = self._effective_date(cursor, entry, agreement_id)
-        rows = [
+        page.postings.extend(
             (entry.event_id, seq, entry.position, entry.kind, agreement_id, p.part_id, p.recipient_id, p.route,
              p.account, p.amount, effective, entry.recorded_at, None)
             for seq, p in enumerate(postings)
-        ]
-        pending.postings.extend(rows)
-        if entry.kind == "expense_report_received":
-            pending.reports.add(report_key)
+        )
         if entry.kind in DOCUMENT_KINDS:
-            pending.documents.append(
+            page.documents.append(
                 (entry.event_id, entry.position, entry.kind, agreement_id, payload.get("part_id"),
                  payload.get("recipient_id"), effective, entry.recorded_at, None, payload.get("corrects"),
                  json_text(payload))
@@ -155,18 +156,8 @@ class LedgerViews(SqlView):
         row = cursor.fetchone()
         return row["effective_date"] if row else entry.payload["effective_date"]
 
-    def _supersede(self, cursor: Any, event_id: str, recorded_at: str) -> None:
-        position = self._position_of(cursor, event_id)
-        if position is None:
-            return  # an event with neither postings nor a document (a recipient's, say)
-        for table in ("postings", "documents"):
-            cursor.execute(
-                self.sql(f"UPDATE {{s}}{table} SET superseded_at = ? WHERE position = ? AND superseded_at IS NULL"),
-                [recorded_at, position],
-            )
-
-    def _position_of(self, cursor: Any, event_id: str) -> int | None:
-        """Where the event an entry supersedes stands in the journal.
+    def positions_of(self, cursor: Any, event_ids: Sequence[str]) -> dict[str, int]:
+        """Where the events that entries supersede stand in the journal.
 
         The journal index is asked first: the ledger writes it before the views in the same
         transaction, so during a rebuild it holds every earlier event while
@@ -174,12 +165,23 @@ class LedgerViews(SqlView):
         keep up: see docs/benchmarks.md). A ProjectionRunner's views may run ahead of its
         index; the documents answer then, through documents_event.
         """
+        found: dict[str, int] = {}
         for table in ("journal_index", "documents"):
-            cursor.execute(self.sql(f"SELECT position FROM {{s}}{table} WHERE event_id = ?"), [event_id])
-            row = cursor.fetchone()
-            if row is not None:
-                return int(row["position"])
-        return None
+            missing = [i for i in event_ids if i not in found]
+            for start in range(0, len(missing), 500):
+                chunk = missing[start : start + 500]
+                cursor.execute(self.sql(f"SELECT event_id, position FROM {{s}}{table}"
+                                        f" WHERE event_id IN ({','.join('?' * len(chunk))})"), chunk)
+                found.update((row["event_id"], int(row["position"])) for row in cursor.fetchall())
+        return found
+
+    def supersede_positions(self, cursor: Any, superseded: Sequence[tuple[str, int]]) -> None:
+        """(recorded_at, position) in order: the first supersession of a row stands."""
+        for table in ("postings", "documents"):
+            cursor.executemany(
+                self.sql(f"UPDATE {{s}}{table} SET superseded_at = ? WHERE position = ? AND superseded_at IS NULL"),
+                superseded,
+            )
 
     def _supersede_terms(self, cursor: Any, agreement_id: str, recorded_at: str) -> None:
         """An amendment replaces the terms in force: their documents, and their postings found
@@ -190,34 +192,6 @@ class LedgerViews(SqlView):
                        [recorded_at, agreement_id])
         cursor.execute(self.sql(f"UPDATE {{s}}documents SET superseded_at = ? WHERE {terms}"),
                        [recorded_at, agreement_id])
-
-    def _restated_report_postings(self, cursor: Any, entry: Entry, agreement_id: str,
-                                  postings: list[Any]) -> list[Any]:
-        """A second expense report for the same recipient, part and period restates the first.
-
-        The earlier report is not superseded: it was received on its own date, and as of any
-        day before the restatement it is the report that stands. The restatement posts only the
-        change in costs, so from its effective date (and its recorded time) the costs are the
-        restated ones. Which report is current, and which receipt met the deadline, is the
-        rules' business (``AgreementState``).
-        """
-        p = entry.payload
-        cursor.execute(
-            self.sql("SELECT position, payload FROM {s}documents WHERE agreement_id = ? AND recipient_id = ?"
-                     " AND kind = 'expense_report_received' AND superseded_at IS NULL"),
-            [agreement_id, p["recipient_id"]],
-        )
-        earlier = [row["position"] for row in cursor.fetchall()
-                   if _report_key(parse_json(row["payload"])) == _report_key(p)]
-        if not earlier:
-            return postings
-        cursor.execute(
-            self.sql("SELECT COALESCE(SUM(amount), 0) AS costs FROM {s}postings WHERE account = 'costs'"
-                     f" AND superseded_at IS NULL AND position IN ({','.join('?' * len(earlier))})"),
-            earlier,
-        )
-        reported = int(cursor.fetchone()["costs"])
-        return event_postings(entry.kind, {**p, "total_costs": p["total_costs"] - reported})
 
     # --- queries -------------------------------------------------------------------
 
@@ -287,22 +261,93 @@ def _report_key(payload: dict[str, Any]) -> tuple[Any, ...]:
     return payload.get("part_id"), payload["period_start"], payload["period_end"]
 
 
-class _Pending:
-    """Rows waiting to be inserted: a batch of entries costs two INSERTs, not two per entry.
+class _Page:
+    """One write's rows and supersessions, written when it ends or before something reads
+    the tables (an amendment): the inserts first, then the supersessions, in order, so
+    a correction may take out a row written by the same page."""
 
-    Flushed before anything reads or updates the tables, so order within a batch holds.
-    """
-
-    def __init__(self, view: LedgerViews, cursor: Any):
+    def __init__(self, view: LedgerViews, cursor: Any, entries: Sequence[Entry]):
         self.view, self.cursor = view, cursor
         self.postings: list[tuple[Any, ...]] = []
         self.documents: list[tuple[Any, ...]] = []
-        self.reports: set[tuple[str, str | None]] = set()  # (agreement, recipient) of buffered expense reports
+        self.superseded: list[tuple[str, int]] = []  # (recorded_at, position)
+        ids = sorted({i for e in entries for i in superseded_ids(e)})
+        self.positions = {e.event_id: e.position for e in entries}
+        self.positions.update(view.positions_of(cursor, [i for i in ids if i not in self.positions]) if ids else {})
+        self.reports = _Reports(view, cursor, entries)
+
+    def supersede(self, event_id: str, recorded_at: str) -> None:
+        position = self.positions.get(event_id)
+        if position is None:
+            return  # an event with neither postings nor a document (a recipient's, say)
+        self.superseded.append((recorded_at, position))
+        self.reports.supersede(event_id)
 
     def flush(self) -> None:
         self.view.insert_rows(self.cursor, "postings", POSTING_COLUMNS, self.postings)
         self.view.insert_rows(self.cursor, "documents", DOCUMENT_COLUMNS, self.documents)
-        self.postings, self.documents, self.reports = [], [], set()
+        if self.superseded:
+            self.view.supersede_positions(self.cursor, self.superseded)
+        self.postings, self.documents, self.superseded = [], [], []
+
+
+@dataclass
+class _Report:
+    event_id: str
+    key: tuple[Any, ...]
+    costs: int  # what its postings put on the costs account
+
+
+class _Reports:
+    """The expense reports that stand (not superseded) for each recipient and agreement of
+    a page's reports: those in the tables, read in one query, and the page's own.
+
+    A second expense report for the same recipient, part and period restates the first.
+    The earlier report is not superseded: it was received on its own date, and as of any
+    day before the restatement it is the report that stands. The restatement posts only the
+    change in costs, so from its effective date (and its recorded time) the costs are the
+    restated ones. Which report is current, and which receipt met the deadline, is the
+    rules' business (``AgreementState``).
+    """
+
+    def __init__(self, view: LedgerViews, cursor: Any, entries: Sequence[Entry]):
+        self.standing: dict[tuple[str, str], list[_Report]] = {}
+        self.pair_of: dict[str, tuple[str, str]] = {}  # event id -> its (agreement, recipient)
+        pairs = sorted({(e.payload["agreement_id"], e.payload["recipient_id"]) for e in entries
+                        if e.kind == "expense_report_received"})
+        for pair in pairs:
+            self.standing[pair] = []
+        for start in range(0, len(pairs), 100):
+            chunk = pairs[start : start + 100]
+            cursor.execute(view.sql(
+                "SELECT d.event_id, d.agreement_id, d.recipient_id, d.payload, (SELECT COALESCE(SUM(p.amount), 0)"
+                " FROM {s}postings p WHERE p.position = d.position AND p.account = 'costs'"
+                " AND p.superseded_at IS NULL) AS costs FROM {s}documents d"
+                " WHERE d.kind = 'expense_report_received' AND d.superseded_at IS NULL AND ("
+                + " OR ".join(["(d.agreement_id = ? AND d.recipient_id = ?)"] * len(chunk)) + ")"
+                " ORDER BY d.position"), [v for pair in chunk for v in pair])
+            for row in cursor.fetchall():
+                pair = (row["agreement_id"], row["recipient_id"])
+                self.standing[pair].append(_Report(row["event_id"], _report_key(parse_json(row["payload"])),
+                                                   int(row["costs"])))
+                self.pair_of[row["event_id"]] = pair
+
+    def restate(self, entry: Entry, agreement_id: str, postings: list[Any]) -> list[Any]:
+        """The report's postings: the change in costs from the reports it restates."""
+        p = entry.payload
+        pair = (agreement_id, p["recipient_id"])
+        key, standing = _report_key(p), self.standing[pair]
+        reported = sum(r.costs for r in standing if r.key == key)
+        if any(r.key == key for r in standing):
+            postings = event_postings(entry.kind, {**p, "total_costs": p["total_costs"] - reported})
+        standing.append(_Report(entry.event_id, key, sum(x.amount for x in postings if x.account == "costs")))
+        self.pair_of[entry.event_id] = pair
+        return postings
+
+    def supersede(self, event_id: str) -> None:
+        pair = self.pair_of.pop(event_id, None)
+        if pair is not None:
+            self.standing[pair] = [r for r in self.standing[pair] if r.event_id != event_id]
 
 
 class SQLiteLedgerViews(LedgerViews, SQLiteSqlView):
