@@ -38,6 +38,7 @@ from ledger.terms import Agreement
 from projections.views import LedgerViews, PostgresLedgerViews, SQLiteLedgerViews
 from ledger.timeparams import format_recorded
 from ledger.journal import GENESIS_HASH, JOURNAL_ID, Entry, Journal
+from ledger.readahead import ReadAhead
 from ledger.stored import JournalTranscoder, decode_entry
 from ledger.walcheckpoint import WalCheckpointer
 
@@ -304,22 +305,27 @@ class Ledger(Application[Any]):
         models = [(view.tracking_name(self.name), view) for view in self.read_models]
         positions = self.index.positions([name for name, _ in models])  # one query, by tracking name
         start, seen = min(positions.values()), 0
-        while True:
-            self._reached = start
-            notifications = self.recorder.select_notifications(start, batch_size, inclusive_of_start=False)
-            if not notifications:
-                return seen
-            decoded = [(n.id, decode_entry(n, self.mapper)) for n in notifications]
-            last = notifications[-1].id
-            behind = [(name, view) for name, view in models if last > positions[name]]
-            pending = [(view, [e for nid, e in decoded if nid > positions[name] and e is not None])
-                       for name, view in behind]
-            self._write_views(pending, Tracking(self.name, last), {name: positions[name] for name, _ in behind})
-            positions.update((name, last) for name, _ in behind)
-            start = last
-            seen += len(notifications)
-            if progress:
-                progress(len(notifications))
+        with ReadAhead(self._read_page, batch_size) as pages:
+            while True:
+                self._reached = start
+                decoded = pages.after(start)
+                if not decoded:
+                    return seen
+                last = decoded[-1][0]
+                behind = [(name, view) for name, view in models if last > positions[name]]
+                pending = [(view, [e for nid, e in decoded if nid > positions[name] and e is not None])
+                           for name, view in behind]
+                self._write_views(pending, Tracking(self.name, last),
+                                  {name: positions[name] for name, _ in behind})
+                positions.update((name, last) for name, _ in behind)
+                start = last
+                seen += len(decoded)
+                if progress:
+                    progress(len(decoded))
+
+    def _read_page(self, start: int, size: int) -> list[tuple[int, Entry | None]]:
+        notifications = self.recorder.select_notifications(start, size, inclusive_of_start=False)
+        return [(n.id, decode_entry(n, self.mapper)) for n in notifications]
 
     def _write_views(self, pending: list[tuple[Any, list[Entry]]], tracking: Tracking,
                      since: dict[str, int], receipts: Sequence[tuple[Receipt, list[Entry]]] = ()) -> None:
