@@ -313,7 +313,7 @@ class _Reports:
     def __init__(self, view: LedgerViews, cursor: Any, entries: Sequence[Entry]):
         self.standing: dict[tuple[str, str], list[_Report]] = {}
         self.pair_of: dict[str, tuple[str, str]] = {}  # event id -> its (agreement, recipient)
-        pairs = sorted({(e.payload["agreement_id"], e.payload["recipient_id"]) for e in entries
+        pairs = sorted({(agreement_of(e), e.payload["recipient_id"]) for e in entries
                         if e.kind == "expense_report_received"})
         for pair in pairs:
             self.standing[pair] = []
