@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from ledger.journal import Entry, Journal, json_text, parse_json
-from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
+from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView, chunks
 
 INDEX_DDL = (
     "CREATE TABLE IF NOT EXISTS {s}journal_index ("
@@ -126,9 +126,8 @@ class JournalIndex(SqlView):
 
     def _present(self, column: str, values: Iterable[str], condition: str = "") -> set[str]:
         """Those of ``values`` found in ``column`` (of the rows meeting ``condition``)."""
-        ids, found = list(values), set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        found = set()
+        for chunk in chunks(list(values)):
             rows = self.query(f"SELECT {column} FROM {{s}}journal_index WHERE {condition}"
                               f"{column} IN ({','.join('?' * len(chunk))})", chunk)
             found.update(r[column] for r in rows)

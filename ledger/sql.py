@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
@@ -45,8 +45,11 @@ POSTGRES_NO_WAIT = "SET LOCAL synchronous_commit TO OFF"
 
 #: From this many rows, PostgreSQL inserts go by COPY (a rebuild's page, a large batch).
 COPY_FROM = 100
+#: Values per ``IN (...)`` list: well under SQLite's and psycopg's limits on parameters.
+IN_LIST = 500
 
 _READING = threading.local()
+T = TypeVar("T")
 
 # SQLite lets one connection write at a time; another that tries waits in SQLite's busy
 # handler, which sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries, and a writer that keeps
@@ -62,6 +65,12 @@ def sqlite_write_lock(path: str) -> threading.RLock:
     """The lock this process's writers to the SQLite file at ``path`` take first."""
     with _SQLITE_WRITE_LOCKS_GUARD:
         return _SQLITE_WRITE_LOCKS.setdefault(path, threading.RLock())
+
+
+def chunks(values: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]:
+    """``values`` in consecutive slices of at most ``size``: one query's IN list each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _open_cursors() -> dict[int, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger.calendar import DeadlinePolicy, effective_deadline
 from ledger.terms import Agreement, Part
+from ledger.sql import chunks
 from ledger.timeparams import format_recorded, parse_known_at
 from projections.views import LedgerViews
 
@@ -140,8 +141,7 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
     documents in memory at a time."""
     as_of, known_at = clock.params
     ids = agreement_ids(views, clock)
-    for start in range(0, len(ids), AGREEMENTS_PER_QUERY):
-        chunk = ids[start:start + AGREEMENTS_PER_QUERY]
+    for chunk in chunks(ids, AGREEMENTS_PER_QUERY):
         documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for doc in views.documents(as_of, known_at, kinds=kinds, agreement_ids=chunk):
             documents[doc["agreement_id"]].append(doc)

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from ledger.journal import Entry, Journal, json_text, parse_json
-from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView
+from ledger.sql import PostgresSqlView, SQLiteSqlView, SqlView, chunks
 from projections.postings import DOCUMENT_KINDS, agreement_of, event_postings, superseded_ids
 
 # Both tables are keyed by journal position (postings by position and seq), not by event
@@ -167,9 +167,7 @@ class LedgerViews(SqlView):
         """
         found: dict[str, int] = {}
         for table in ("journal_index", "documents"):
-            missing = [i for i in event_ids if i not in found]
-            for start in range(0, len(missing), 500):
-                chunk = missing[start : start + 500]
+            for chunk in chunks([i for i in event_ids if i not in found]):
                 cursor.execute(self.sql(f"SELECT event_id, position FROM {{s}}{table}"
                                         f" WHERE event_id IN ({','.join('?' * len(chunk))})"), chunk)
                 found.update((row["event_id"], int(row["position"])) for row in cursor.fetchall())
@@ -273,7 +271,7 @@ class _Page:
         self.superseded: list[tuple[str, int]] = []  # (recorded_at, position)
         ids = sorted({i for e in entries for i in superseded_ids(e)})
         self.positions = {e.event_id: e.position for e in entries}
-        self.positions.update(view.positions_of(cursor, [i for i in ids if i not in self.positions]) if ids else {})
+        self.positions.update(view.positions_of(cursor, [i for i in ids if i not in self.positions]))
         self.reports = _Reports(view, cursor, entries)
 
     def supersede(self, event_id: str, recorded_at: str) -> None:
@@ -317,8 +315,7 @@ class _Reports:
                         if e.kind == "expense_report_received"})
         for pair in pairs:
             self.standing[pair] = []
-        for start in range(0, len(pairs), 100):
-            chunk = pairs[start : start + 100]
+        for chunk in chunks(pairs, 100):  # two parameters a pair
             cursor.execute(view.sql(
                 "SELECT d.event_id, d.agreement_id, d.recipient_id, d.payload, (SELECT COALESCE(SUM(p.amount), 0)"
                 " FROM {s}postings p WHERE p.position = d.position AND p.account = 'costs'"
@@ -337,9 +334,9 @@ class _Reports:
         p = entry.payload
         pair = (agreement_id, p["recipient_id"])
         key, standing = _report_key(p), self.standing[pair]
-        reported = sum(r.costs for r in standing if r.key == key)
-        if any(r.key == key for r in standing):
-            postings = event_postings(entry.kind, {**p, "total_costs": p["total_costs"] - reported})
+        earlier = [r for r in standing if r.key == key]
+        if earlier:
+            postings = event_postings(entry.kind, {**p, "total_costs": p["total_costs"] - sum(r.costs for r in earlier)})
         standing.append(_Report(entry.event_id, key, sum(x.amount for x in postings if x.account == "costs")))
         self.pair_of[entry.event_id] = pair
         return postings

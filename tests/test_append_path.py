@@ -339,7 +339,7 @@ def test_a_batch_of_the_largest_size_is_recorded(loaded_ledger: Ledger) -> None:
     assert loaded_ledger.verify().ok
 
 
-def test_queries_in_a_reading_block_share_one_transaction_and_only_in_their_thread(loaded_ledger: Ledger) -> None:
+def test_queries_in_a_reading_block_share_one_cursor_and_only_in_their_thread(loaded_ledger: Ledger) -> None:
     import threading
 
     from ledger.sql import _open_cursors
@@ -348,7 +348,7 @@ def test_queries_in_a_reading_block_share_one_transaction_and_only_in_their_thre
     outside = index.recipient_ids()
     with index.reading():
         cursor = _open_cursors()[id(index)]
-        with index.reading():  # nested: the same transaction
+        with index.reading():  # nested: the same cursor
             assert _open_cursors()[id(index)] is cursor
             inside = index.recipient_ids()
         seen_elsewhere: list[bool] = []
