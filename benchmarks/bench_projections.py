@@ -6,10 +6,10 @@ For each size and backend (databases from ``benchmarks.synthetic``, cached under
 - rebuild: ``Ledger.rebuild()`` of every read model; events/s and the peak RSS of the
   process, compared with the library's raw read of the same events
   (``recorder.select_notifications`` in pages, decoded with ``mapper.to_domain_event``);
-- balances: ``projections.queries.balances`` for one agreement and for every agreement
-  at random (as_of, known_at) pairs: p50 and p99 in ms, compared with a naive replay of
+- balances: ``projections.queries.balances`` for one agreement, for one region across every
+  agreement (its statement) and for every agreement at random (as_of, known_at) pairs: p50 and p99 in ms, compared with a naive replay of
   the journal (read every entry, filter by effective_date / recorded_at / supersession
-  in Python, sum per recipient).
+  in Python, sum per recipient; for the region, its postings only).
 
 Every measurement runs in its own subprocess, so its peak RSS (``VmHWM``, see ``rss_mb``) and
 timings are not polluted by the others. Results are written as Markdown.
@@ -126,23 +126,28 @@ def pick_agreement(ledger: Any, seed: int) -> tuple[str, dt.date, int]:
     return row["agreement_id"], dt.date.fromisoformat(row["first"]), int(row["n"])
 
 
-def scope_pairs(ledger: Any, scope: str, count: int, seed: int) -> tuple[str | None, int, list[tuple[str, str]]]:
-    """The agreement (for scope "agreement") and the pairs: for one agreement, as_of from its decision on."""
+def scope_pairs(ledger: Any, scope: str, count: int, seed: int) -> tuple[Any, int, list[tuple[str, str]]]:
+    """The filters of the scope, the agreement's documents (scope "agreement") and the pairs:
+    for one agreement, as_of from its decision on; for "recipient", a region (seeded choice)
+    across every agreement."""
+    from projections.queries import Filters
+
+    if scope == "recipient":
+        return Filters(recipient_id=random.Random(seed).choice(synthetic.REGIONS)), 0, pairs(count, seed)
     if scope != "agreement":
-        return None, 0, pairs(count, seed)
+        return Filters(), 0, pairs(count, seed)
     agreement, first, documents = pick_agreement(ledger, seed)
-    return agreement, documents, pairs(count, seed, first)
+    return Filters(agreement_id=agreement), documents, pairs(count, seed, first)
 
 
 def measure_balances(url: str, scope: str, count: int, seed: int, budget: float) -> dict[str, Any]:
     """Balance report latencies for ``count`` pairs (stopping early after ``budget`` seconds)."""
-    from projections.queries import Filters, balances
+    from projections.queries import balances
     from projections.state import Clock
 
     ledger = _ledger(url)
     try:
-        agreement, documents, todo = scope_pairs(ledger, scope, count, seed)
-        flt = Filters(agreement_id=agreement)
+        flt, documents, todo = scope_pairs(ledger, scope, count, seed)
         load = os.getloadavg()[0]
         balances(ledger.views, Clock.of(*todo[0]), flt)  # warm-up: imports, connection, caches
         times, rows, started = [], 0, time.perf_counter()
@@ -152,14 +157,16 @@ def measure_balances(url: str, scope: str, count: int, seed: int, budget: float)
             times.append((time.perf_counter() - t0) * 1000)
             if time.perf_counter() - started > budget:
                 break
-        return {"agreement": agreement, "documents": documents, "scope": scope, "n": len(times),
+        return {"agreement": flt.agreement_id, "recipient": flt.recipient_id, "documents": documents,
+                "scope": scope, "n": len(times),
                 "p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "max_ms": max(times),
                 "rows": rows, "rss_mb": rss_mb(), "load": [load, os.getloadavg()[0]]}
     finally:
         ledger.close()
 
 
-def naive_balances(ledger: Any, as_of: str, known_at: str, agreement_id: str | None) -> dict[tuple[str, str], int]:
+def naive_balances(ledger: Any, as_of: str, known_at: str, agreement_id: str | None,
+                   recipient_id: str | None = None) -> dict[tuple[str, str], int]:
     """The naive answer: replay the whole journal for one (as_of, known_at).
 
     Reads every stored entry (notifications, decoded), keeps those recorded by known_at,
@@ -190,6 +197,8 @@ def naive_balances(ledger: Any, as_of: str, known_at: str, agreement_id: str | N
         if agreement_id is not None and aid != agreement_id:
             continue
         for posting in event_postings(entry.kind, payload):
+            if recipient_id is not None and posting.recipient_id != recipient_id:
+                continue
             sums[(posting.recipient_id or "", posting.account)] += posting.amount
     return sums
 
@@ -199,11 +208,11 @@ def measure_naive(url: str, scope: str, count: int, seed: int) -> dict[str, Any]
 
     ledger = _ledger(url)
     try:
-        agreement, _documents, todo = scope_pairs(ledger, scope, count, seed)
+        flt, _documents, todo = scope_pairs(ledger, scope, count, seed)
         times = []
         for as_of, known_at in todo:
             t0 = time.perf_counter()
-            naive_balances(ledger, as_of, known_at_text(known_at), agreement)
+            naive_balances(ledger, as_of, known_at_text(known_at), flt.agreement_id, flt.recipient_id)
             times.append((time.perf_counter() - t0) * 1000)
         return {"scope": scope, "n": len(times), "median_ms": statistics.median(times), "rss_mb": rss_mb()}
     finally:
@@ -266,8 +275,8 @@ def bench(size: int, backend: str, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"size": size, "backend": backend}
     result["rebuild"] = run_child("rebuild", url)
     result["raw_read"] = run_child("raw_read", url)
-    for scope in ("agreement", "all"):
-        count = args.pairs if scope == "agreement" else everything_pairs(size)
+    for scope in SCOPES:
+        count = args.pairs if scope != "all" else everything_pairs(size)
         result[f"balances_{scope}"] = run_child("balances", url, scope=scope, count=count, seed=args.seed,
                                                 budget=args.budget)
         result[f"naive_{scope}"] = run_child("naive", url, scope=scope, count=naive_count(size), seed=args.seed)
@@ -278,6 +287,10 @@ def bench(size: int, backend: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --- report -------------------------------------------------------------------------
+
+
+#: The balance reports measured: one agreement, one region's statement, every agreement.
+SCOPES = {"agreement": "one agreement", "recipient": "one region, every agreement", "all": "every agreement"}
 
 
 def _mark(ok: bool) -> str:
@@ -305,7 +318,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     for r in results:
         if "not_run" in r:
             continue
-        for scope, label in (("agreement", "one agreement"), ("all", "every agreement")):
+        for scope, label in SCOPES.items():
+            if f"balances_{scope}" not in r:
+                continue  # measured before the scope was
             b, n = r[f"balances_{scope}"], r[f"naive_{scope}"]
             big = "" if r["size"] >= TARGET_SIZE else " (target at 1M)"
             speedup = n["median_ms"] / b["p50_ms"]

@@ -129,9 +129,10 @@ def agreement_state(views: LedgerViews, agreement_id: str, clock: Clock,
     loaded returns nothing, so pass every kind the caller's rules read.
     """
     as_of, known_at = clock.params
-    documents = views.documents(as_of, known_at, agreement_id=agreement_id, kinds=kinds)
+    documents = views.documents(as_of, known_at, agreement_id=agreement_id, for_recipient=recipient_id, kinds=kinds,
+                                with_terms=False)
     sums = views.account_sums(as_of, known_at, agreement_id=agreement_id, recipient_id=recipient_id)
-    return _state(views, clock, documents, sums, recipient_id)
+    return _state(views, clock, documents, sums)
 
 
 def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None = None,
@@ -143,19 +144,20 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
     ids = agreement_ids(views, clock)
     for chunk in chunks(ids, AGREEMENTS_PER_QUERY):
         documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for doc in views.documents(as_of, known_at, kinds=kinds, agreement_ids=chunk):
+        for doc in views.documents(as_of, known_at, for_recipient=recipient_id, kinds=kinds, agreement_ids=chunk,
+                                   with_terms=False):
             documents[doc["agreement_id"]].append(doc)
         sums: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in views.account_sums(as_of, known_at, recipient_id=recipient_id, agreement_ids=chunk):
             sums[row["agreement_id"]].append(row)
         for agreement_id in chunk:
-            state = _state(views, clock, documents[agreement_id], sums[agreement_id], recipient_id)
+            state = _state(views, clock, documents[agreement_id], sums[agreement_id])
             if state is not None:
                 yield state
 
 
-def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]], rows: list[dict[str, Any]],
-           recipient_id: str | None) -> AgreementState | None:
+def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]],
+           rows: list[dict[str, Any]]) -> AgreementState | None:
     decided = [d for d in documents if d["kind"] in ("agreement_decided", "agreement_amended")]
     if not decided:
         return None
@@ -163,8 +165,6 @@ def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]], ro
     sums: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         sums[(row["part_id"], row["recipient_id"], row["route"])][row["account"]] += int(row["amount"])
-    if recipient_id is not None:
-        documents = [d for d in documents if d["recipient_id"] in (recipient_id, None)]
     return AgreementState(agreement, clock, {k: dict(v) for k, v in sums.items()}, documents)
 
 
@@ -175,10 +175,12 @@ _TERMS_PER_VIEW = 10_000
 
 
 def _terms(views: LedgerViews, decision: dict[str, Any]) -> Agreement:
+    """The decision's terms; its payload is read from the documents on the first call only."""
     cache = _TERMS.setdefault(views, {})
     agreement = cache.get(decision["event_id"])
     if agreement is None:
-        agreement = Agreement.model_validate(decision["payload"]["agreement"])
+        payload = decision["payload"] or views.terms_payload(decision["position"])
+        agreement = Agreement.model_validate(payload["agreement"])
         if len(cache) >= _TERMS_PER_VIEW:
             cache.clear()
         cache[decision["event_id"]] = agreement

@@ -43,9 +43,14 @@ VIEWS_DDL = (
     "DROP INDEX IF EXISTS {s}postings_agreement_sums",
     "DROP INDEX IF EXISTS {s}postings_recipient",
     "DROP INDEX IF EXISTS {s}documents_kind",
+    "DROP INDEX IF EXISTS {s}postings_recipient_in_order",
     "CREATE INDEX IF NOT EXISTS postings_agreement_in_order ON {s}postings (agreement_id, position, effective_date,"
     " recorded_at, superseded_at, part_id, recipient_id, route, account, amount)",
-    "CREATE INDEX IF NOT EXISTS postings_recipient_in_order ON {s}postings (recipient_id, position)",
+    # Covers a recipient's sums, agreement by agreement (a recipient statement): a seek per
+    # agreement to that recipient's rows, where (recipient_id, position) read every posting of
+    # the recipient for each slice of agreements (SKR's hundreds of thousands at 1M entries).
+    "CREATE INDEX IF NOT EXISTS postings_recipient_sums ON {s}postings (recipient_id, agreement_id, position,"
+    " effective_date, recorded_at, superseded_at, part_id, route, account, amount)",
     "CREATE TABLE IF NOT EXISTS {s}documents ("
     " event_id TEXT NOT NULL, position BIGINT PRIMARY KEY, kind TEXT NOT NULL,"
     " agreement_id TEXT NOT NULL, part_id TEXT, recipient_id TEXT,"
@@ -68,6 +73,10 @@ POSTING_COLUMNS = ("event_id, seq, position, kind, agreement_id, part_id, recipi
                    " effective_date, recorded_at, superseded_at")
 DOCUMENT_COLUMNS = ("event_id, position, kind, agreement_id, part_id, recipient_id, effective_date, recorded_at,"
                     " superseded_at, supersedes, payload")
+#: The same, with a decision's payload left out: its terms run to tens of kB, and a report
+#: reads them once per decision (``terms_payload``), not on every query.
+DOCUMENT_COLUMNS_NO_TERMS = DOCUMENT_COLUMNS.replace(
+    "payload", "CASE WHEN kind IN ('agreement_decided', 'agreement_amended') THEN NULL ELSE payload END AS payload")
 
 
 class LedgerViews(SqlView):
@@ -80,7 +89,7 @@ class LedgerViews(SqlView):
     # The documents' report index stays: restated reports read it, and amendments read its
     # agreement prefix. A correction finds its event's position through the journal index
     # (positions_of), so documents_event waits for the end of a rebuild too.
-    query_indexes = ("postings_agreement_in_order", "postings_recipient_in_order", "documents_recipient",
+    query_indexes = ("postings_agreement_in_order", "postings_recipient_sums", "documents_recipient",
                      "documents_kind_in_order", "documents_agreement", "documents_event")
 
     #: True when opening found tables keyed by event id and dropped them (the Ledger then
@@ -210,17 +219,33 @@ class LedgerViews(SqlView):
         return int(total)
 
     def documents(self, as_of: str, known_at: str, agreement_id: str | None = None,
-                  recipient_id: str | None = None, kinds: Sequence[str] = (),
-                  agreement_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
-        clauses, params = _where(as_of, known_at, agreement_id, recipient_id, agreement_ids)
+                  for_recipient: str | None = None, kinds: Sequence[str] = (),
+                  agreement_ids: Sequence[str] = (), with_terms: bool = True) -> list[dict[str, Any]]:
+        """Visible documents in journal order. ``for_recipient``: only what a recipient's rules
+        read, its own documents and those that name no recipient (the agreement's terms,
+        approvals, payment decisions, deadline amendments). Without ``with_terms`` a
+        decision's payload is None (``terms_payload`` reads it)."""
+        clauses, params = _where(as_of, known_at, agreement_id, None, agreement_ids)
         if kinds:
             clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
             params.extend(kinds)
-        rows = self.query(f"SELECT {DOCUMENT_COLUMNS} FROM {{s}}documents WHERE {' AND '.join(clauses)}"
-                          " ORDER BY position", params)
+        columns = DOCUMENT_COLUMNS if with_terms else DOCUMENT_COLUMNS_NO_TERMS
+        select = f"SELECT {columns} FROM {{s}}documents WHERE {' AND '.join(clauses)}"
+        if for_recipient is None:
+            rows = self.query(select + " ORDER BY position", params)
+        else:
+            # Two seeks on (agreement_id, recipient_id, kind), not an OR that a planner may
+            # answer by reading every document of the agreements.
+            rows = self.query(f"{select} AND recipient_id = ? UNION ALL {select} AND recipient_id IS NULL"
+                              " ORDER BY position", [*params, for_recipient, *params])
         for row in rows:
-            row["payload"] = parse_json(row["payload"])
+            if row["payload"] is not None:
+                row["payload"] = parse_json(row["payload"])
         return rows
+
+    def terms_payload(self, position: int) -> dict[str, Any]:
+        """The payload of the decision or amendment at ``position``."""
+        return parse_json(self.scalar("SELECT payload FROM {s}documents WHERE position = ?", [position]))
 
     def agreement_ids(self, as_of: str, known_at: str) -> list[str]:
         """The agreements with a visible decision or amendment (an amendment supersedes the
