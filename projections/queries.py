@@ -25,8 +25,9 @@ class Filters:
     recipient_id: str | None = None
 
 
-def _states(views: LedgerViews, clock: Clock, flt: Filters, kinds: tuple[str, ...] = ()) -> Iterable[AgreementState]:
-    """One agreement's state, or every agreement's, a few agreements at a time."""
+def states(views: LedgerViews, clock: Clock, flt: Filters, kinds: tuple[str, ...] = ()) -> Iterable[AgreementState]:
+    """One agreement's state, or every agreement's, a few agreements at a time; for one
+    recipient, only that recipient's rows and the agreement's own documents."""
     if not flt.agreement_id:
         return agreement_states(views, clock, flt.recipient_id, kinds)
     state = agreement_state(views, flt.agreement_id, clock, flt.recipient_id, kinds)
@@ -39,7 +40,7 @@ def _part_ok(row: dict[str, Any], flt: Filters) -> bool:
 
 def balances(views: LedgerViews, clock: Clock, flt: Filters = Filters(), totals: bool = True) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for state in _states(views, clock, flt, BALANCE_KINDS):
+    for state in states(views, clock, flt, BALANCE_KINDS):
         lines = [b for b in balance_lines(state) if flt.part_id is None or b.part_id == flt.part_id]
         if flt.recipient_id:
             lines = [b for b in lines if b.recipient_id == flt.recipient_id]
@@ -51,7 +52,7 @@ def balances(views: LedgerViews, clock: Clock, flt: Filters = Filters(), totals:
 
 def due_back_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
     rows = []
-    for state in _states(views, clock, flt):
+    for state in states(views, clock, flt):
         recipients = [flt.recipient_id] if flt.recipient_id else state.recipients()
         for recipient in recipients:
             owed = due_back(state, recipient)
@@ -62,7 +63,7 @@ def due_back_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) ->
 
 def reclaims(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
     rows = []
-    for state in _states(views, clock, flt):
+    for state in states(views, clock, flt):
         lines = balance_lines(state)
         duties = obligations(state, flt.recipient_id)
         rows.extend(r.as_dict() for r in reclaim_lines(state, lines, duties, flt.recipient_id))
@@ -71,14 +72,14 @@ def reclaims(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list
 
 def obligation_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
     rows = []
-    for state in _states(views, clock, flt):
+    for state in states(views, clock, flt):
         rows.extend(o.as_dict() for o in obligations(state, flt.recipient_id))
     return [r for r in rows if _part_ok(r, flt)]
 
 
 def finding_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
     rows = []
-    for state in _states(views, clock, flt):
+    for state in states(views, clock, flt):
         lines = balance_lines(state)
         duties = obligations(state, flt.recipient_id)
         rows.extend(f.as_dict() for f in findings(state, lines, duties, flt.recipient_id))

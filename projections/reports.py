@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.index import EventFilter
 from projections import queries
-from projections.balances import balance_lines, due_back
+from projections.balances import due_back
 from projections.labels import label
 from projections.queries import Filters
 from projections.reconciliation import reconcile
-from projections.state import Clock, agreement_ids, agreement_state
+from projections.state import BALANCE_KINDS, AgreementState, Clock, agreement_days, agreement_ids, agreement_state
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -232,25 +232,28 @@ def balance_series(ledger: Ledger, recipient_id: str, clock: Clock,
              if e["kind"] in MONEY_EVENT_KINDS]
     if not moves:
         return []
-    ids = sorted({e["agreement_id"] for e in moves})
     first = dt.date.fromisoformat(min(e["effective_date"] for e in moves))
-    return [_series_point(ledger, ids, recipient_id, Clock(day, clock.known_at))
-            for day in month_ends(first.replace(day=1) - dt.timedelta(days=1), clock.as_of)]
+    days = month_ends(first.replace(day=1) - dt.timedelta(days=1), clock.as_of)
+    points = [{"month_end": day.isoformat(), "paid": 0, "costs": 0, "repaid": 0, "outstanding": 0} for day in days]
+    # One read as of the last day, cut at each month end (agreement_days), and the figures
+    # worked out again only for the months in which something took effect: a region is in
+    # every agreement, 36 points × 1 500 agreements at 1 000 000 entries.
+    for states in agreement_days(ledger.views, clock, days, recipient_id, agreement_id, BALANCE_KINDS):
+        known: dict[int, dict[str, int]] = {}
+        for point, state in zip(points, states):
+            if state is None:
+                continue
+            if id(state) not in known:
+                known[id(state)] = _series_figures(state, recipient_id)
+            for key, amount in known[id(state)].items():
+                point[key] += amount
+    return points
 
 
-def _series_point(ledger: Ledger, ids: list[str], recipient_id: str, clock: Clock) -> dict[str, Any]:
-    point = {"month_end": clock.as_of.isoformat(), "paid": 0, "costs": 0, "repaid": 0, "outstanding": 0}
-    for agreement_id in ids:
-        state = agreement_state(ledger.views, agreement_id, clock, recipient_id)
-        if state is None:
-            continue
-        for line in balance_lines(state):
-            if line.recipient_id == recipient_id:
-                point["paid"] += line.paid
-                point["costs"] += line.costs
-                point["repaid"] += line.repaid
-        point["outstanding"] += due_back(state, recipient_id).outstanding
-    return point
+def _series_figures(state: AgreementState, recipient_id: str) -> dict[str, int]:
+    """The recipient's paid, costs, repaid (its balance lines' sums) and due back outstanding."""
+    return {"paid": -state.account("disbursed", recipient_id), "costs": state.account("costs", recipient_id),
+            "repaid": state.account("repaid", recipient_id), "outstanding": due_back(state, recipient_id).outstanding}
 
 
 def series_section(ctx: Context) -> Section:

@@ -140,20 +140,50 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
     """Every agreement decided as known at ``clock``, by agreement id: two queries per
     AGREEMENTS_PER_QUERY agreements (not two per agreement), and only that many agreements'
     documents in memory at a time."""
+    for _agreement_id, documents, rows in _read(views, clock, agreement_ids(views, clock), recipient_id, kinds):
+        state = _state(views, clock, documents, rows)
+        if state is not None:
+            yield state
+
+
+def agreement_days(views: LedgerViews, clock: Clock, days: Sequence[dt.date], recipient_id: str | None = None,
+                   agreement_id: str | None = None, kinds: Sequence[str] = ()) -> Iterator[list[AgreementState | None]]:
+    """For each agreement (or the one given), its state on each of ``days`` (none after
+    ``clock.as_of``) as known at ``clock.known_at``, from one read as of the last day.
+
+    The known_at is the same for every day, so what is visible on a day is what is visible
+    on the last day with an effective date up to that day. Days on which nothing new took
+    effect share one state object (a caller may keep what it worked out from it).
+    """
+    ids = [agreement_id] if agreement_id else agreement_ids(views, clock)
+    for _agreement_id, documents, rows in _read(views, clock, ids, recipient_id, kinds, by_date=True):
+        out: list[AgreementState | None] = []
+        seen: tuple[int, int] | None = None
+        for day in days:
+            iso = day.isoformat()
+            then = [d for d in documents if d["effective_date"] <= iso], [r for r in rows if r["effective_date"] <= iso]
+            if (len(then[0]), len(then[1])) != seen:  # something took effect since the day before
+                seen = (len(then[0]), len(then[1]))
+                state = _state(views, Clock(day, clock.known_at), *then)
+            out.append(state)
+        yield out
+
+
+def _read(views: LedgerViews, clock: Clock, ids: Sequence[str], recipient_id: str | None, kinds: Sequence[str],
+          by_date: bool = False) -> Iterator[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Each agreement's visible documents and summed postings, AGREEMENTS_PER_QUERY at a time."""
     as_of, known_at = clock.params
-    ids = agreement_ids(views, clock)
     for chunk in chunks(ids, AGREEMENTS_PER_QUERY):
         documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for doc in views.documents(as_of, known_at, for_recipient=recipient_id, kinds=kinds, agreement_ids=chunk,
                                    with_terms=False):
             documents[doc["agreement_id"]].append(doc)
         sums: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in views.account_sums(as_of, known_at, recipient_id=recipient_id, agreement_ids=chunk):
+        for row in views.account_sums(as_of, known_at, recipient_id=recipient_id, agreement_ids=chunk,
+                                      by_date=by_date):
             sums[row["agreement_id"]].append(row)
         for agreement_id in chunk:
-            state = _state(views, clock, documents[agreement_id], sums[agreement_id])
-            if state is not None:
-                yield state
+            yield agreement_id, documents[agreement_id], sums[agreement_id]
 
 
 def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]],

@@ -203,15 +203,14 @@ class LedgerViews(SqlView):
     # --- queries -------------------------------------------------------------------
 
     def account_sums(self, as_of: str, known_at: str, agreement_id: str | None = None,
-                     recipient_id: str | None = None, agreement_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """Visible postings summed per agreement, part, recipient, route and account."""
+                     recipient_id: str | None = None, agreement_ids: Sequence[str] = (),
+                     by_date: bool = False) -> list[dict[str, Any]]:
+        """Visible postings summed per agreement, part, recipient, route and account (and
+        effective date, ``by_date``)."""
         clauses, params = _where(as_of, known_at, agreement_id, recipient_id, agreement_ids)
-        return self.query(
-            "SELECT agreement_id, part_id, recipient_id, route, account, SUM(amount) AS amount"
-            f" FROM {{s}}postings WHERE {' AND '.join(clauses)}"
-            " GROUP BY agreement_id, part_id, recipient_id, route, account",
-            params,
-        )
+        keys = "agreement_id, part_id, recipient_id, route, account" + (", effective_date" if by_date else "")
+        return self.query(f"SELECT {keys}, SUM(amount) AS amount FROM {{s}}postings"
+                          f" WHERE {' AND '.join(clauses)} GROUP BY {keys}", params)
 
     def trial_balance(self, as_of: str, known_at: str) -> int:
         total = self.scalar(f"SELECT COALESCE(SUM(amount), 0) FROM {{s}}postings WHERE {VISIBLE}",

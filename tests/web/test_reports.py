@@ -31,7 +31,7 @@ from ledger.application import Ledger
 from ledger.timeparams import format_recorded
 from projections.render import FORMATS, render
 from projections.render.cells import neutralise
-from projections.reports import REPORTS, Report, ReportError, build_report
+from projections.reports import REPORTS, Report, ReportError, balance_series, build_report
 from projections.state import Clock
 from tests.web.year import (AGREEMENT, COSTS_KR, HOSTILE_ID, HOSTILE_NAME, HOSTILE_NOTE_REFERENCE, HOSTILE_REFERENCE,
                             NARA_VARD_KR, PAYOUT_REFERENCE, REGION, RECLAIM_KR, REPAID_KR, UNSPENT_KR, record_year)
@@ -142,6 +142,30 @@ def test_recipient_statement_pdf_carries_the_figures(year_ledger: Ledger):
     assert PAYOUT_REFERENCE in text.replace("\n", "")  # a narrow cell may wrap it
     event_hash = built.section("section.events").rows[-1]["hash"]
     assert event_hash in text.replace("\n", "")  # long words break, with nothing inserted
+
+
+def test_the_statement_chart_gives_the_recipients_figures_at_each_month_end(year_ledger: Ledger):
+    """Each point of the chart is what the balances and due-back lists say for the region as
+    of that month end: the money it was paid, its costs, what it repaid and what is still due."""
+    from projections import queries
+
+    points = balance_series(year_ledger, REGION, Clock.of(AFTER))
+    assert [p["month_end"] for p in points][-1] == AFTER
+    assert len(points) >= 12
+    for point in points:
+        clock = Clock.of(point["month_end"])
+        region = queries.Filters(recipient_id=REGION)
+        lines = [b for b in queries.balances(year_ledger.views, clock, region, totals=False)]
+        owed = queries.due_back_list(year_ledger.views, clock, region)
+        assert point == {"month_end": point["month_end"], "paid": sum(b["paid"] for b in lines),
+                         "costs": sum(b["costs"] for b in lines), "repaid": sum(b["repaid"] for b in lines),
+                         "outstanding": sum(o["outstanding"] for o in owed)}
+    last = points[-1]
+    assert (last["paid"], last["costs"], last["repaid"]) == (NARA_VARD_KR * 100, COSTS_KR * 100, REPAID_KR * 100)
+    assert last["outstanding"] == (UNSPENT_KR - REPAID_KR) * 100
+    march_2021 = next(p for p in points if p["month_end"] == "2021-03-31")
+    assert (march_2021["costs"], march_2021["repaid"], march_2021["outstanding"]) == (
+        COSTS_KR * 100, 0, UNSPENT_KR * 100)
 
 
 @pytest.mark.parametrize(("as_of", "outstanding", "overdue"), [
