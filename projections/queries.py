@@ -39,48 +39,58 @@ def _part_ok(row: dict[str, Any], flt: Filters) -> bool:
 
 
 def balances(views: LedgerViews, clock: Clock, flt: Filters = Filters(), totals: bool = True) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for state in states(views, clock, flt, BALANCE_KINDS):
-        lines = [b for b in balance_lines(state) if flt.part_id is None or b.part_id == flt.part_id]
-        if flt.recipient_id:
-            lines = [b for b in lines if b.recipient_id == flt.recipient_id]
-        rows.extend(b.as_dict() for b in lines)
-        if totals and lines:
-            rows.append(agreement_total(lines, state.agreement).as_dict())
-    return rows
+    return [row for state in states(views, clock, flt, BALANCE_KINDS) for row in balance_rows(state, flt, totals)]
 
 
 def due_back_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
-    rows = []
-    for state in states(views, clock, flt):
-        recipients = [flt.recipient_id] if flt.recipient_id else state.recipients()
-        for recipient in recipients:
-            owed = due_back(state, recipient)
-            if owed.due or owed.repaid:
-                rows.append(owed.as_dict())
-    return rows
+    return [row for state in states(views, clock, flt, BALANCE_KINDS) for row in due_back_rows(state, flt)]
 
 
 def reclaims(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
-    rows = []
-    for state in states(views, clock, flt):
-        lines = balance_lines(state)
-        duties = obligations(state, flt.recipient_id)
-        rows.extend(r.as_dict() for r in reclaim_lines(state, lines, duties, flt.recipient_id))
-    return rows
+    return [row for state in states(views, clock, flt) for row in reclaim_rows(state, flt)]
 
 
 def obligation_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
-    rows = []
-    for state in states(views, clock, flt):
-        rows.extend(o.as_dict() for o in obligations(state, flt.recipient_id))
-    return [r for r in rows if _part_ok(r, flt)]
+    return [row for state in states(views, clock, flt) for row in obligation_rows(state, flt)]
 
 
 def finding_list(views: LedgerViews, clock: Clock, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    return [row for state in states(views, clock, flt) for row in finding_rows(state, flt)]
+
+
+# --- one agreement's rows: a report that needs several lists reads each state once ------------
+
+
+def balance_rows(state: AgreementState, flt: Filters = Filters(), totals: bool = True) -> list[dict[str, Any]]:
+    """Balance lines (and the agreement's total line, recipient "*")."""
+    lines = [b for b in balance_lines(state) if flt.part_id is None or b.part_id == flt.part_id]
+    if flt.recipient_id:
+        lines = [b for b in lines if b.recipient_id == flt.recipient_id]
+    rows = [b.as_dict() for b in lines]
+    if totals and lines:
+        rows.append(agreement_total(lines, state.agreement).as_dict())
+    return rows
+
+
+def due_back_rows(state: AgreementState, flt: Filters = Filters()) -> list[dict[str, Any]]:
     rows = []
-    for state in states(views, clock, flt):
-        lines = balance_lines(state)
-        duties = obligations(state, flt.recipient_id)
-        rows.extend(f.as_dict() for f in findings(state, lines, duties, flt.recipient_id))
-    return [r for r in rows if _part_ok(r, flt)]
+    for recipient in [flt.recipient_id] if flt.recipient_id else state.recipients():
+        owed = due_back(state, recipient)
+        if owed.due or owed.repaid:
+            rows.append(owed.as_dict())
+    return rows
+
+
+def reclaim_rows(state: AgreementState, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    duties = obligations(state, flt.recipient_id)
+    return [r.as_dict() for r in reclaim_lines(state, balance_lines(state), duties, flt.recipient_id)]
+
+
+def obligation_rows(state: AgreementState, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    return [r for r in (o.as_dict() for o in obligations(state, flt.recipient_id)) if _part_ok(r, flt)]
+
+
+def finding_rows(state: AgreementState, flt: Filters = Filters()) -> list[dict[str, Any]]:
+    duties = obligations(state, flt.recipient_id)
+    found = findings(state, balance_lines(state), duties, flt.recipient_id)
+    return [r for r in (f.as_dict() for f in found) if _part_ok(r, flt)]

@@ -23,7 +23,7 @@ from projections.balances import due_back
 from projections.labels import label
 from projections.queries import Filters
 from projections.reconciliation import reconcile
-from projections.state import BALANCE_KINDS, AgreementState, Clock, agreement_days, agreement_ids, agreement_state
+from projections.state import BALANCE_KINDS, AgreementState, Clock, agreement_days, agreement_state
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -347,22 +347,17 @@ def obligations_report(ctx: Context) -> list[Section]:
 
 
 def overview_report(ctx: Context) -> list[Section]:
-    totals = {r["agreement_id"]: r for r in queries.balances(ctx.views, ctx.clock, ctx.flt) if r["recipient_id"] == "*"}
-    owed = _sum_by_agreement(queries.due_back_list(ctx.views, ctx.clock, ctx.flt), ("due", "outstanding"))
-    claims = _sum_by_agreement(queries.reclaims(ctx.views, ctx.clock, ctx.flt), ("eligible_amount", "outstanding"))
+    """One row per agreement; each agreement's state is read once for its balances, due back
+    and reclaims (three passes over every agreement, and a fourth for the titles, before)."""
     rows = []
-    for agreement_id in agreement_ids(ctx.views, ctx.clock):
-        if ctx.flt.agreement_id not in (None, agreement_id):
-            continue
-        state = agreement_state(ctx.views, agreement_id, ctx.clock)
-        total = totals.get(agreement_id, {})
-        rows.append({"agreement_id": agreement_id, "title": state.agreement.title if state else "",
-                     "year": state.agreement.year if state else None,
-                     **{k: total.get(k, 0) for k in ("allocated", "paid", "costs", "lapsed")},
-                     "due": owed.get(agreement_id, {}).get("due", 0),
-                     "outstanding": owed.get(agreement_id, {}).get("outstanding", 0),
-                     "eligible_amount": claims.get(agreement_id, {}).get("eligible_amount", 0),
-                     "reclaim_outstanding": claims.get(agreement_id, {}).get("outstanding", 0)})
+    for state in queries.states(ctx.views, ctx.clock, ctx.flt):
+        total = next((r for r in queries.balance_rows(state, ctx.flt) if r["recipient_id"] == "*"), {})
+        owed = _sums(queries.due_back_rows(state, ctx.flt), ("due", "outstanding"))
+        claims = _sums(queries.reclaim_rows(state, ctx.flt), ("eligible_amount", "outstanding"))
+        rows.append({"agreement_id": state.agreement.agreement_id, "title": state.agreement.title,
+                     "year": state.agreement.year, **{k: total.get(k, 0) for k in ("allocated", "paid", "costs", "lapsed")},
+                     "due": owed["due"], "outstanding": owed["outstanding"],
+                     "eligible_amount": claims["eligible_amount"], "reclaim_outstanding": claims["outstanding"]})
     return [Section("section.agreements", columns(
         "agreement_id title year:int allocated:money paid:money costs:money due:money outstanding:money"
         " eligible_amount:money reclaim_outstanding:money lapsed:money"), rows, total=True)]
@@ -371,28 +366,24 @@ def overview_report(ctx: Context) -> list[Section]:
 def recipients_report(ctx: Context) -> list[Section]:
     money = ("allocated", "paid", "costs", "unspent", "repaid", "lapsed")
     totals: dict[str, dict[str, Any]] = {}
-    for row in queries.balances(ctx.views, ctx.clock, ctx.flt, totals=False):
-        target = totals.setdefault(row["recipient_id"], {"recipient_id": row["recipient_id"], "due": 0,
-                                                         "outstanding": 0, **{k: 0 for k in money}})
-        for key in money:
-            target[key] += row[key]
-    for row in queries.due_back_list(ctx.views, ctx.clock, ctx.flt):
-        if row["recipient_id"] in totals:
-            totals[row["recipient_id"]]["due"] += row["due"]
-            totals[row["recipient_id"]]["outstanding"] += row["outstanding"]
+    for state in queries.states(ctx.views, ctx.clock, ctx.flt, BALANCE_KINDS):
+        for row in queries.balance_rows(state, ctx.flt, totals=False):
+            target = totals.setdefault(row["recipient_id"], {"recipient_id": row["recipient_id"], "due": 0,
+                                                             "outstanding": 0, **{k: 0 for k in money}})
+            for key in money:
+                target[key] += row[key]
+        for row in queries.due_back_rows(state, ctx.flt):
+            if row["recipient_id"] in totals:
+                totals[row["recipient_id"]]["due"] += row["due"]
+                totals[row["recipient_id"]]["outstanding"] += row["outstanding"]
     rows = ctx.named(sorted(totals.values(), key=lambda r: r["recipient_id"]))
     return [Section("section.recipients", columns(
         "recipient_id recipient_name allocated:money paid:money costs:money unspent:money repaid:money due:money"
         " outstanding:money lapsed:money"), rows, total=True)]
 
 
-def _sum_by_agreement(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    sums: dict[str, dict[str, int]] = {}
-    for row in rows:
-        target = sums.setdefault(row["agreement_id"], {k: 0 for k in keys})
-        for key in keys:
-            target[key] += row.get(key) or 0
-    return sums
+def _sums(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, int]:
+    return {key: sum(row.get(key) or 0 for row in rows) for key in keys}
 
 
 Builder = Callable[[Context], list[Section]]

@@ -168,6 +168,39 @@ def test_the_statement_chart_gives_the_recipients_figures_at_each_month_end(year
         COSTS_KR * 100, 0, UNSPENT_KR * 100)
 
 
+@pytest.mark.parametrize("as_of", ["2020-06-30", "2021-03-31", "2021-04-01", AFTER])
+def test_overview_and_recipients_pages_add_up_the_lists(year_ledger: Ledger, as_of: str):
+    """The overview reads each agreement once; its figures are the balances, due-back and
+    reclaims lists summed per agreement, and the recipients page the same per recipient."""
+    from projections import queries
+
+    clock, everyone = Clock.of(as_of), queries.Filters()
+    balances = queries.balances(year_ledger.views, clock, everyone)
+    owed = queries.due_back_list(year_ledger.views, clock, everyone)
+    claims = queries.reclaims(year_ledger.views, clock, everyone)
+    overview = report(year_ledger, "overview", as_of=as_of).sections[0].rows
+    assert [r["agreement_id"] for r in overview] == sorted({r["agreement_id"] for r in balances})
+    for row in overview:
+        aid = row["agreement_id"]
+        total = next(r for r in balances if r["agreement_id"] == aid and r["recipient_id"] == "*")
+        assert [row[k] for k in ("allocated", "paid", "costs", "lapsed")] == \
+            [total[k] for k in ("allocated", "paid", "costs", "lapsed")]
+        assert (row["due"], row["outstanding"]) == (sum(o["due"] for o in owed if o["agreement_id"] == aid),
+                                                    sum(o["outstanding"] for o in owed if o["agreement_id"] == aid))
+        assert (row["eligible_amount"], row["reclaim_outstanding"]) == (
+            sum(c["eligible_amount"] for c in claims if c["agreement_id"] == aid),
+            sum(c["outstanding"] for c in claims if c["agreement_id"] == aid))
+    gonv = next(r for r in overview if r["agreement_id"] == AGREEMENT)
+    assert gonv["title"] and gonv["year"] == 2020
+
+    recipients = {r["recipient_id"]: r for r in report(year_ledger, "recipients", as_of=as_of).sections[0].rows}
+    lines = [b for b in balances if b["recipient_id"] != "*"]
+    assert set(recipients) == {b["recipient_id"] for b in lines}
+    gotland = recipients[REGION]
+    assert gotland["paid"] == sum(b["paid"] for b in lines if b["recipient_id"] == REGION)
+    assert gotland["outstanding"] == sum(o["outstanding"] for o in owed if o["recipient_id"] == REGION)
+
+
 @pytest.mark.parametrize(("as_of", "outstanding", "overdue"), [
     ("2021-03-30", "500 000 kr", "0 kr"),  # reported, not yet due
     ("2021-04-01", "500 000 kr", "500 000 kr"),  # 31 March passed: all overdue
