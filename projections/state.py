@@ -171,27 +171,30 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
             yield state
 
 
-def agreement_days(views: LedgerViews, clock: Clock, days: Sequence[dt.date], recipient_id: str | None = None,
-                   agreement_id: str | None = None, kinds: Sequence[str] = ()) -> Iterator[list[AgreementState | None]]:
-    """For each agreement (or the one given), its state on each of ``days`` (none after
-    ``clock.as_of``) as known at ``clock.known_at``, from one read as of the last day.
+def agreement_changes(views: LedgerViews, clock: Clock, days: Sequence[dt.date], recipient_id: str | None = None,
+                      agreement_id: str | None = None,
+                      kinds: Sequence[str] = ()) -> Iterator[list[tuple[int, AgreementState | None]]]:
+    """For each agreement (or the one given), how its state runs over ``days`` (sorted, none
+    after ``clock.as_of``) as known at ``clock.known_at``, from one read as of the last day:
+    (index of a run's first day, the state as of that day) for each run of days on which
+    nothing new took effect. None while no decision is visible.
 
     The known_at is the same for every day, so what is visible on a day is what is visible
-    on the last day with an effective date up to that day. Days on which nothing new took
-    effect share one state object (a caller may keep what it worked out from it).
+    on the last day with an effective date up to that day. A state's clock is its run's
+    first day: a rule that reads the date itself (lapse, a deadline met or missed,
+    overdue) holds for that day only; sums and documents hold for the whole run.
     """
     ids = [agreement_id] if agreement_id else agreement_ids(views, clock)
     for _agreement_id, documents, rows in _read(views, clock, ids, recipient_id, kinds, by_date=True):
-        out: list[AgreementState | None] = []
+        runs: list[tuple[int, AgreementState | None]] = []
         seen: tuple[int, int] | None = None
-        for day in days:
+        for index, day in enumerate(days):
             iso = day.isoformat()
             then = [d for d in documents if d["effective_date"] <= iso], [r for r in rows if r["effective_date"] <= iso]
             if (len(then[0]), len(then[1])) != seen:  # something took effect since the day before
                 seen = (len(then[0]), len(then[1]))
-                state = _state(views, Clock(day, clock.known_at), *then)
-            out.append(state)
-        yield out
+                runs.append((index, _state(views, Clock(day, clock.known_at), *then)))
+        yield runs
 
 
 def _read(views: LedgerViews, clock: Clock, ids: Sequence[str], recipient_id: str | None, kinds: Sequence[str],
