@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -120,10 +120,27 @@ class Context:
     clock: Clock
     flt: Filters
     names: dict[str, str]
+    _read: list[AgreementState] | None = field(default=None, repr=False)
 
     @property
     def views(self) -> Any:
         return self.ledger.views
+
+    def states(self, kinds: tuple[str, ...] = ()) -> Iterable[AgreementState]:
+        """The agreements' states the filters select. One recipient's or one agreement's are
+        read once per report (every kind: each section's rules find theirs) and kept, so
+        the sections of a statement share one read; every agreement's are streamed (all of
+        them at once would hold every document in memory), ``kinds`` only."""
+        if not (self.flt.recipient_id or self.flt.agreement_id):
+            return queries.states(self.views, self.clock, self.flt, kinds)
+        if self._read is None:
+            self._read = list(queries.states(self.views, self.clock, self.flt))
+        return self._read
+
+    def rows(self, per_state: Callable[[AgreementState, Filters], list[dict[str, Any]]],
+             kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """A list's rows (queries.balance_rows, due_back_rows...) over the states, with names."""
+        return self.named([row for state in self.states(kinds) for row in per_state(state, self.flt)])
 
     def named(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for row in rows:
@@ -159,30 +176,30 @@ BALANCE_MONEY = ("allocated:money requisitioned:money paid:money passed_on:money
 
 
 def balances_section(ctx: Context, spec: str) -> Section:
-    rows = ctx.named(queries.balances(ctx.views, ctx.clock, ctx.flt, totals=False))
+    rows = ctx.rows(lambda state, flt: queries.balance_rows(state, flt, totals=False), BALANCE_KINDS)
     return Section("section.balances", columns(f"{spec} {BALANCE_MONEY}"), rows, total=True)
 
 
 def due_back_section(ctx: Context, spec: str) -> Section:
-    rows = ctx.named(queries.due_back_list(ctx.views, ctx.clock, ctx.flt))
+    rows = ctx.rows(queries.due_back_rows, BALANCE_KINDS)
     return Section("section.due_back", columns(f"{spec} report_received:bool received:money costs:money due:money"
                                                " repaid:money outstanding:money deadline:date overdue:money"),
                    rows, total=True)
 
 
 def obligations_section(ctx: Context, spec: str) -> Section:
-    rows = ctx.named(queries.obligation_list(ctx.views, ctx.clock, ctx.flt))
+    rows = ctx.rows(queries.obligation_rows)
     rows.sort(key=lambda r: (r.get("deadline") or "9999", r["recipient_id"], r["obligation"]))
     return Section("section.obligations", columns(spec), rows)
 
 
 def findings_section(ctx: Context, spec: str) -> Section:
-    rows = ctx.named(queries.finding_list(ctx.views, ctx.clock, ctx.flt))
+    rows = ctx.rows(queries.finding_rows)
     return Section("section.findings", columns(spec), rows)
 
 
 def reclaims_section(ctx: Context) -> Section:
-    rows = ctx.named(queries.reclaims(ctx.views, ctx.clock, ctx.flt))
+    rows = ctx.rows(queries.reclaim_rows)
     return Section("section.reclaims", columns(
         "agreement_id recipient_id recipient_name reasons:list eligible_amount:money decided:money"
         " settled:money outstanding:money decisions:list"), rows, total=True)
@@ -330,7 +347,7 @@ def reclaims_report(ctx: Context) -> list[Section]:
 
 
 def lapsed_report(ctx: Context) -> list[Section]:
-    rows = ctx.named(queries.balances(ctx.views, ctx.clock, ctx.flt, totals=False))
+    rows = ctx.rows(lambda state, flt: queries.balance_rows(state, flt, totals=False), BALANCE_KINDS)
     rows = [r for r in rows if r["lapsed"] or r["forfeited"]]
     return [Section("section.lapsed", columns("agreement_id part_id recipient_id recipient_name allocated:money"
                                               " requisitioned:money paid:money lapsed:money forfeited:money"),
