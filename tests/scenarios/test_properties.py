@@ -229,6 +229,16 @@ def record(ledger: Ledger, clock: MovableClock, history: History) -> None:
         ledger.append(batch, PRINCIPAL)
 
 
+@contextmanager
+def recorded(backend: str, data: st.DataObject) -> Iterator[tuple[Ledger, History]]:
+    """A fresh ledger of the backend holding a drawn history."""
+    history = data.draw(histories(), label="history")
+    clock = MovableClock(history.load_at)
+    with fresh_ledger(backend, clock) as ledger:
+        record(ledger, clock, history)
+        yield ledger, history
+
+
 @st.composite
 def query_points(draw: st.DrawFn, history: History) -> list[tuple[str, str]]:
     """(as_of, known_at) pairs: at, just before and just after each batch, and anywhere."""
@@ -254,10 +264,7 @@ def query_points(draw: st.DrawFn, history: History) -> list[tuple[str, str]]:
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_trial_balance_is_zero_for_any_as_of_and_known_at(backend: str, data: st.DataObject) -> None:
-    history = data.draw(histories(), label="history")
-    clock = MovableClock(history.load_at)
-    with fresh_ledger(backend, clock) as ledger:
-        record(ledger, clock, history)
+    with recorded(backend, data) as (ledger, history):
         for as_of, known_at in data.draw(query_points(history), label="points"):
             assert ledger.views.trial_balance(as_of, known_at) == 0, (as_of, known_at)
             per_agreement: dict[str, int] = {}
@@ -276,10 +283,7 @@ def snapshot(ledger: Ledger) -> tuple[dict[str, list[tuple[Any, ...]]], list[dic
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_incremental_views_equal_a_full_rebuild(backend: str, data: st.DataObject) -> None:
-    history = data.draw(histories(), label="history")
-    clock = MovableClock(history.load_at)
-    with fresh_ledger(backend, clock) as ledger:
-        record(ledger, clock, history)
+    with recorded(backend, data) as (ledger, _history):
         incremental = snapshot(ledger)
         assert incremental[1], "the journal index holds the recorded events"
 
@@ -308,10 +312,7 @@ def recipients_rows(rows: list[dict[str, Any]], recipient: str) -> list[dict[str
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_a_recipients_report_is_its_rows_of_everyones(backend: str, data: st.DataObject) -> None:
-    history = data.draw(histories(), label="history")
-    clock = MovableClock(history.load_at)
-    with fresh_ledger(backend, clock) as ledger:
-        record(ledger, clock, history)
+    with recorded(backend, data) as (ledger, history):
         agreement_id = history.agreement.agreement_id
         for as_of, known_at in data.draw(query_points(history), label="points"):
             when = Clock.of(as_of, known_at)
