@@ -195,6 +195,7 @@ def test_balance_sums_are_read_from_an_index_in_journal_order_and_older_indexes_
     older = {"postings_agreement": "postings (agreement_id, effective_date)",
              "postings_agreement_sums": "postings (agreement_id, effective_date, recorded_at, amount)",
              "postings_recipient": "postings (recipient_id, effective_date)",
+             "postings_recipient_in_order": "postings (recipient_id, position)",
              "documents_kind": "documents (kind, effective_date)"}
     for name, columns in older.items():
         raw_sql(ledger, f"CREATE INDEX {name} ON {columns}")
@@ -210,6 +211,14 @@ def test_balance_sums_are_read_from_an_index_in_journal_order_and_older_indexes_
                                    " AND agreement_id = 'god-och-nara-vard-2020'"
                                    " GROUP BY agreement_id, part_id, recipient_id, route, account")
             assert "COVERING INDEX postings_agreement_in_order" in " ".join(str(r) for r in plan)
+            # a recipient's sums, agreement by agreement: a seek each, from the index alone
+            plan = raw_sql(ledger, "EXPLAIN QUERY PLAN SELECT agreement_id, part_id, recipient_id, route, account,"
+                                   " SUM(amount) FROM postings WHERE effective_date <= '2030-01-01'"
+                                   " AND recorded_at <= 'z' AND (superseded_at IS NULL OR superseded_at > 'z')"
+                                   " AND recipient_id = 'region-gotland' AND agreement_id IN ('a', 'b')"
+                                   " GROUP BY agreement_id, part_id, recipient_id, route, account")
+            assert "COVERING INDEX postings_recipient_sums (recipient_id=? AND agreement_id=?)" in \
+                " ".join(str(r) for r in plan)
         assert reopened.views.account_sums("2030-01-01", "2100-01-01T00:00:00Z", agreement_id=AGREEMENT) == \
             ledger.views.account_sums("2030-01-01", "2100-01-01T00:00:00Z", agreement_id=AGREEMENT) != []
     finally:
