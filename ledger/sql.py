@@ -236,7 +236,7 @@ class SqlView:
         cursor = _open_cursors().get(id(self))
         if cursor is not None:
             cursor.execute(self.sql(statement), list(params))
-            return [dict(row) for row in cursor.fetchall()]
+            return _dicts(cursor)
         # The library's connections are in autocommit mode: one SELECT on its own is its own
         # transaction, one statement instead of three (BEGIN, SELECT, ROLLBACK); on
         # PostgreSQL, one round trip instead of three.
@@ -247,7 +247,7 @@ class SqlView:
                 self._set_up(connection)
             with connection.cursor() as cursor:
                 cursor.execute(self.sql(statement), list(params))
-                return [dict(row) for row in cursor.fetchall()]
+                return _dicts(cursor)
 
     def insert_rows(self, cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows in the caller's transaction. On PostgreSQL many rows go by COPY, which
@@ -271,6 +271,17 @@ class SqlView:
         if not rows:
             return None
         return next(iter(rows[0].values()))
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    """A SELECT's rows as dicts of their own: psycopg's rows already are (not copied again);
+    SQLite's rows are zipped with the column names, a third faster than dict(row), which
+    was a seventh of a report over every agreement."""
+    rows = cursor.fetchall()
+    if not rows or isinstance(rows[0], dict):
+        return rows
+    names = rows[0].keys()  # sqlite3.Row
+    return [dict(zip(names, row)) for row in rows]
 
 
 class SQLiteSqlView(SqlView, SQLiteTrackingRecorder):
