@@ -120,7 +120,7 @@ class Context:
     clock: Clock
     flt: Filters
     names: dict[str, str]
-    _read: list[AgreementState] | None = field(default=None, repr=False)
+    _kept_states: list[AgreementState] | None = field(default=None, repr=False)
 
     @property
     def views(self) -> Any:
@@ -133,9 +133,9 @@ class Context:
         them at once would hold every document in memory), ``kinds`` only."""
         if not (self.flt.recipient_id or self.flt.agreement_id):
             return queries.states(self.views, self.clock, self.flt, kinds)
-        if self._read is None:
-            self._read = list(queries.states(self.views, self.clock, self.flt))
-        return self._read
+        if self._kept_states is None:
+            self._kept_states = list(queries.states(self.views, self.clock, self.flt))
+        return self._kept_states
 
     def rows(self, per_state: Callable[[AgreementState, Filters], list[dict[str, Any]]],
              kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -175,8 +175,13 @@ BALANCE_MONEY = ("allocated:money requisitioned:money paid:money passed_on:money
                  " repaid:money reclaim_decided:money reclaim_outstanding:money lapsed:money forfeited:money")
 
 
+def _lines(state: AgreementState, flt: Filters) -> list[dict[str, Any]]:
+    """An agreement's balance lines without its total line."""
+    return queries.balance_rows(state, flt, totals=False)
+
+
 def balances_section(ctx: Context, spec: str) -> Section:
-    rows = ctx.rows(lambda state, flt: queries.balance_rows(state, flt, totals=False), BALANCE_KINDS)
+    rows = ctx.rows(_lines, BALANCE_KINDS)
     return Section("section.balances", columns(f"{spec} {BALANCE_MONEY}"), rows, total=True)
 
 
@@ -347,7 +352,7 @@ def reclaims_report(ctx: Context) -> list[Section]:
 
 
 def lapsed_report(ctx: Context) -> list[Section]:
-    rows = ctx.rows(lambda state, flt: queries.balance_rows(state, flt, totals=False), BALANCE_KINDS)
+    rows = ctx.rows(_lines, BALANCE_KINDS)
     rows = [r for r in rows if r["lapsed"] or r["forfeited"]]
     return [Section("section.lapsed", columns("agreement_id part_id recipient_id recipient_name allocated:money"
                                               " requisitioned:money paid:money lapsed:money forfeited:money"),
@@ -368,7 +373,7 @@ def overview_report(ctx: Context) -> list[Section]:
     """One row per agreement; each agreement's state is read once for its balances, due back
     and reclaims (three passes over every agreement, and a fourth for the titles, before)."""
     rows = []
-    for state in queries.states(ctx.views, ctx.clock, ctx.flt):
+    for state in ctx.states():
         total = next((r for r in queries.balance_rows(state, ctx.flt) if r["recipient_id"] == "*"), {})
         owed = _sums(queries.due_back_rows(state, ctx.flt), ("due", "outstanding"))
         claims = _sums(queries.reclaim_rows(state, ctx.flt), ("eligible_amount", "outstanding"))
@@ -384,16 +389,20 @@ def overview_report(ctx: Context) -> list[Section]:
 def recipients_report(ctx: Context) -> list[Section]:
     money = ("allocated", "paid", "costs", "unspent", "repaid", "lapsed")
     totals: dict[str, dict[str, Any]] = {}
-    for state in queries.states(ctx.views, ctx.clock, ctx.flt, BALANCE_KINDS):
-        for row in queries.balance_rows(state, ctx.flt, totals=False):
+    owed: list[dict[str, Any]] = []
+    for state in ctx.states(BALANCE_KINDS):
+        for row in _lines(state, ctx.flt):
             target = totals.setdefault(row["recipient_id"], {"recipient_id": row["recipient_id"], "due": 0,
                                                              "outstanding": 0, **{k: 0 for k in money}})
             for key in money:
                 target[key] += row[key]
-        for row in queries.due_back_rows(state, ctx.flt):
-            if row["recipient_id"] in totals:
-                totals[row["recipient_id"]]["due"] += row["due"]
-                totals[row["recipient_id"]]["outstanding"] += row["outstanding"]
+        owed.extend(queries.due_back_rows(state, ctx.flt))
+    # After every agreement's lines: a recipient's due back counts wherever it has lines
+    # (with a part filter, they may be in another agreement than the due back).
+    for row in owed:
+        if row["recipient_id"] in totals:
+            totals[row["recipient_id"]]["due"] += row["due"]
+            totals[row["recipient_id"]]["outstanding"] += row["outstanding"]
     rows = ctx.named(sorted(totals.values(), key=lambda r: r["recipient_id"]))
     return [Section("section.recipients", columns(
         "recipient_id recipient_name allocated:money paid:money costs:money unspent:money repaid:money due:money"

@@ -165,7 +165,7 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
     """Every agreement decided as known at ``clock``, by agreement id: two queries per
     AGREEMENTS_PER_QUERY agreements (not two per agreement), and only that many agreements'
     documents in memory at a time."""
-    for _agreement_id, documents, rows in _read(views, clock, agreement_ids(views, clock), recipient_id, kinds):
+    for documents, rows in _read(views, clock, agreement_ids(views, clock), recipient_id, kinds):
         state = _state(views, clock, documents, rows)
         if state is not None:
             yield state
@@ -185,20 +185,21 @@ def agreement_changes(views: LedgerViews, clock: Clock, days: Sequence[dt.date],
     overdue) holds for that day only; sums and documents hold for the whole run.
     """
     ids = [agreement_id] if agreement_id else agreement_ids(views, clock)
-    for _agreement_id, documents, rows in _read(views, clock, ids, recipient_id, kinds, by_date=True):
+    for documents, rows in _read(views, clock, ids, recipient_id, kinds, by_date=True):
         runs: list[tuple[int, AgreementState | None]] = []
         seen: tuple[int, int] | None = None
         for index, day in enumerate(days):
             iso = day.isoformat()
-            then = [d for d in documents if d["effective_date"] <= iso], [r for r in rows if r["effective_date"] <= iso]
-            if (len(then[0]), len(then[1])) != seen:  # something took effect since the day before
-                seen = (len(then[0]), len(then[1]))
-                runs.append((index, _state(views, Clock(day, clock.known_at), *then)))
+            docs_then = [d for d in documents if d["effective_date"] <= iso]
+            rows_then = [r for r in rows if r["effective_date"] <= iso]
+            if (len(docs_then), len(rows_then)) != seen:  # something took effect since the day before
+                seen = (len(docs_then), len(rows_then))
+                runs.append((index, _state(views, Clock(day, clock.known_at), docs_then, rows_then)))
         yield runs
 
 
 def _read(views: LedgerViews, clock: Clock, ids: Sequence[str], recipient_id: str | None, kinds: Sequence[str],
-          by_date: bool = False) -> Iterator[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]:
+          by_date: bool = False) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Each agreement's visible documents and summed postings, AGREEMENTS_PER_QUERY at a time."""
     as_of, known_at = clock.params
     for chunk in chunks(ids, AGREEMENTS_PER_QUERY):
@@ -211,7 +212,7 @@ def _read(views: LedgerViews, clock: Clock, ids: Sequence[str], recipient_id: st
                                       by_date=by_date):
             sums[row["agreement_id"]].append(row)
         for agreement_id in chunk:
-            yield agreement_id, documents[agreement_id], sums[agreement_id]
+            yield documents[agreement_id], sums[agreement_id]
 
 
 def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]],
