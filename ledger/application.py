@@ -44,7 +44,7 @@ from ledger.walcheckpoint import WalCheckpointer
 
 MAX_BATCH = 10_000
 APPEND_ATTEMPTS = 20
-#: A snapshot of the journal (length and head hash) every this many entries, so a process
+#: A snapshot of the journal (length, head hash, last recorded time) every this many entries, so a process
 #: that starts cold replays at most this many entries to load it.
 SNAPSHOT_EVERY = 500
 #: Journal records per transaction of a rebuild (see Ledger.rebuild).
@@ -242,7 +242,8 @@ class Ledger(Application[Any]):
     @staticmethod
     def _stamp(journal: Journal, event: EventBase, now: dt.datetime, principal: str) -> Entry:
         payload = event.model_dump(mode="json")
-        return journal.record(str(event.event_id), payload["kind"], format_recorded(now), principal, payload)
+        recorded_at = journal.recorded_time(format_recorded(now))
+        return journal.record(str(event.event_id), payload["kind"], recorded_at, principal, payload)
 
     def _keep(self, journal: Journal, version_before: int) -> None:
         """Keep the journal just saved as the cached one (the next append then reads only

@@ -111,7 +111,11 @@ def hashed_content(
 
 
 class Journal(Aggregate):
-    """Huvudbok: the ledger's journal. Its state is only its length and head hash."""
+    """Huvudbok: the ledger's journal. Its state is its length, head hash and last recorded time."""
+
+    #: The last entry's recorded time. A class default, so that a snapshot taken before the
+    #: journal kept it loads as a journal that has none yet (the next entry sets it).
+    last_recorded_at = ""
 
     @event("Opened")
     def __init__(self) -> None:
@@ -121,6 +125,14 @@ class Journal(Aggregate):
     @classmethod
     def create_id(cls) -> UUID:
         return JOURNAL_ID
+
+    def recorded_time(self, now: str) -> str:
+        """The recorded time for the next entry at clock reading ``now``: never before the
+        last entry's. A clock stepped back (by NTP, or another server's clock writing to the
+        same PostgreSQL journal) would otherwise record a later entry as known earlier, and
+        a ``known_at`` query between the two would see the later entry without the earlier.
+        The text form is fixed-width UTC (ledger/timeparams.py), so it compares as text."""
+        return max(now, self.last_recorded_at)
 
     def record(self, event_id: str, kind: str, recorded_at: str, recorded_by: str, payload: dict[str, Any]) -> Entry:
         """Append one entry at the next position, chained to the head."""
@@ -155,6 +167,7 @@ class Journal(Aggregate):
             assert isinstance(journal, Journal)
             journal.length = self.position
             journal.head_hash = self.hash
+            journal.last_recorded_at = self.recorded_at
 
         def entry(self) -> Entry:
             return Entry(

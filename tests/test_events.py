@@ -19,6 +19,7 @@ from ledger.admission import LedgerValidationError
 from ledger.application import Ledger
 from ledger.catalogue import catalogue
 from ledger.events import EVENT_CLASSES
+from tests.scenarios.builders import load_catalogue
 
 AGREEMENT = "god-och-nara-vard-2020"  # signed 2020-01-30/31; requisitions by 2020-12-01
 PART = "nara-vard"
@@ -265,11 +266,14 @@ def fixed_clock(text: str) -> Callable[[], dt.datetime]:
     return lambda: dt.datetime.fromisoformat(text)
 
 
-def test_effective_date_today_is_accepted(loaded_ledger: Ledger):
-    loaded_ledger.clock = fixed_clock("2022-04-01T10:00:00+00:00")
-    [entry] = loaded_ledger.append([payout(effective_date="2022-04-01")], PRINCIPAL)
+def test_effective_date_today_is_accepted(ledger: Ledger):
+    # The agreement is known before the clock's day: recorded times never go back along
+    # the journal, so a catalogue recorded at the real "now" would move this entry's time.
+    load_catalogue(ledger, AGREEMENT, "2022-03-01T09:00:00")
+    ledger.clock = fixed_clock("2022-04-01T10:00:00+00:00")
+    [entry] = ledger.append([payout(effective_date="2022-04-01")], PRINCIPAL)
     assert entry.recorded_at == "2022-04-01T10:00:00.000000+00:00"
-    assert refused(loaded_ledger, [payout(effective_date="2022-04-02")]) == [(0, "effective_date")]
+    assert refused(ledger, [payout(effective_date="2022-04-02")]) == [(0, "effective_date")]
 
 
 def test_today_is_stockholms_date_not_utcs(loaded_ledger: Ledger):

@@ -25,9 +25,14 @@ AGREEMENT, PART = "god-och-nara-vard-2020", "nara-vard"
 
 
 class GatedClock:
-    """Each call is one second after the last; the first call waits until ``open()``."""
+    """Each call is one second after the last; the first call waits until ``open()``.
+
+    It starts after the real "now" at which the loaded_ledger fixture records the
+    catalogue: recorded times never go back along the journal, so an earlier clock would
+    be overruled by the catalogue's time."""
 
     def __init__(self) -> None:
+        self.start = dt.datetime.now(tz=dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=1)
         self.gate = threading.Event()
         self.calls = 0
         self.entered = threading.Event()
@@ -37,7 +42,7 @@ class GatedClock:
         if self.calls == 1:
             self.entered.set()
             assert self.gate.wait(60), "the gate was never opened"
-        return dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=self.calls)
+        return self.start + dt.timedelta(seconds=self.calls)
 
 
 @pytest.fixture
