@@ -38,17 +38,27 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def precomputed_read_ms(lines: list[dict[str, Any]], repeats: int = 5) -> float:
-    """Median ms to read ``lines`` back from a table that already holds them, as dicts."""
+def stored_lines(lines: list[dict[str, Any]]) -> sqlite3.Connection:
+    """An in-memory table holding ``lines``, one row each."""
     db = sqlite3.connect(":memory:")
     db.execute(f"CREATE TABLE lines ({', '.join(LINE_COLUMNS)})")
     db.executemany(f"INSERT INTO lines VALUES ({','.join('?' * len(LINE_COLUMNS))})",
                    [tuple(line.get(c) for c in LINE_COLUMNS) for line in lines])
+    return db
+
+
+def read_lines(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The stored lines back, as the report's dicts."""
+    return [dict(zip(LINE_COLUMNS, row)) for row in db.execute("SELECT * FROM lines").fetchall()]
+
+
+def precomputed_read_ms(lines: list[dict[str, Any]], repeats: int = 5) -> float:
+    """Median ms to read ``lines`` back from a table that already holds them."""
+    db = stored_lines(lines)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        rows = db.execute("SELECT * FROM lines").fetchall()
-        [dict(zip(LINE_COLUMNS, row)) for row in rows]
+        read_lines(db)
         times.append(_ms(started))
     db.close()
     return statistics.median(times)
