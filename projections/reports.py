@@ -23,7 +23,8 @@ from projections.balances import due_back
 from projections.labels import label
 from projections.queries import Filters
 from projections.reconciliation import reconcile
-from projections.state import BALANCE_KINDS, AgreementState, Clock, agreement_changes, agreement_state
+from projections.state import (BALANCE_KINDS, AgreementState, Clock, agreement_reads, agreement_state, changes,
+                               state_of)
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -120,6 +121,7 @@ class Context:
     clock: Clock
     flt: Filters
     names: dict[str, str]
+    _kept_reads: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = field(default=None, repr=False)
     _kept_states: list[AgreementState] | None = field(default=None, repr=False)
 
     @property
@@ -131,11 +133,25 @@ class Context:
         read once per report (every kind: each section's rules find theirs) and kept, so
         the sections of a statement share one read; every agreement's are streamed (all of
         them at once would hold every document in memory), ``kinds`` only."""
-        if not (self.flt.recipient_id or self.flt.agreement_id):
+        if not self.scoped:
             return queries.states(self.views, self.clock, self.flt, kinds)
         if self._kept_states is None:
-            self._kept_states = list(queries.states(self.views, self.clock, self.flt))
+            made = (state_of(self.views, self.clock, docs, rows) for docs, rows in self.reads())
+            self._kept_states = [state for state in made if state is not None]
         return self._kept_states
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.flt.recipient_id or self.flt.agreement_id)
+
+    def reads(self) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        """One recipient's or one agreement's read, by date (``state.agreement_reads``): the
+        states as of the clock and the chart's month ends are both made from it."""
+        assert self.scoped, "every agreement's read is streamed, not kept"
+        if self._kept_reads is None:
+            self._kept_reads = list(agreement_reads(self.views, self.clock, self.flt.agreement_id,
+                                                    self.flt.recipient_id, by_date=True))
+        return self._kept_reads
 
     def rows(self, per_state: Callable[[AgreementState, Filters], list[dict[str, Any]]],
              kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -245,9 +261,12 @@ def month_ends(start: dt.date, end: dt.date, limit: int = 36) -> list[dt.date]:
     return points[::-1][::step][::-1]
 
 
-def balance_series(ledger: Ledger, recipient_id: str, clock: Clock,
-                   agreement_id: str | None = None) -> list[dict[str, Any]]:
-    """Paid, costs, repaid and due back outstanding at each month end, as known at known_at."""
+def balance_series(ledger: Ledger, recipient_id: str, clock: Clock, agreement_id: str | None = None,
+                   reads: Iterable[tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = None
+                   ) -> list[dict[str, Any]]:
+    """Paid, costs, repaid and due back outstanding at each month end, as known at known_at.
+    ``reads``: the recipient's agreements read by date as of the clock (``agreement_reads``),
+    if the caller has them; read here otherwise."""
     as_of, known_at = clock.params
     moves = [e for e in ledger.list_events(EventFilter(agreement_id=agreement_id, recipient_id=recipient_id,
                                                        as_of=as_of, known_at=known_at))
@@ -257,11 +276,14 @@ def balance_series(ledger: Ledger, recipient_id: str, clock: Clock,
     first = dt.date.fromisoformat(min(e["effective_date"] for e in moves))
     days = month_ends(first.replace(day=1) - dt.timedelta(days=1), clock.as_of)
     points = [{"month_end": day.isoformat(), "paid": 0, "costs": 0, "repaid": 0, "outstanding": 0} for day in days]
-    # One read as of the last day, cut at each month end (agreement_changes), and the figures
+    # One read as of the last day, cut at each month end (state.changes), and the figures
     # worked out again only for the months in which something took effect: a region is in
     # every agreement, 36 points × 1 500 agreements at 1 000 000 entries. The figures are
     # sums and documents only, none reads the date itself, so each holds for its run.
-    for runs in agreement_changes(ledger.views, clock, days, recipient_id, agreement_id, BALANCE_KINDS):
+    if reads is None:
+        reads = agreement_reads(ledger.views, clock, agreement_id, recipient_id, BALANCE_KINDS, by_date=True)
+    for documents, sums in reads:
+        runs = changes(ledger.views, clock, days, documents, sums, BALANCE_KINDS)
         ends = [start for start, _state in runs[1:]] + [len(days)]
         for (start, state), end in zip(runs, ends):
             if state is None:
@@ -281,7 +303,7 @@ def _series_figures(state: AgreementState, recipient_id: str) -> dict[str, int]:
 
 def series_section(ctx: Context) -> Section:
     assert ctx.flt.recipient_id
-    rows = balance_series(ctx.ledger, ctx.flt.recipient_id, ctx.clock, ctx.flt.agreement_id)
+    rows = balance_series(ctx.ledger, ctx.flt.recipient_id, ctx.clock, ctx.flt.agreement_id, ctx.reads())
     return Section("section.chart", columns("month_end:date paid:money costs:money repaid:money outstanding:money"),
                    rows)
 

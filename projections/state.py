@@ -157,7 +157,7 @@ def agreement_state(views: LedgerViews, agreement_id: str, clock: Clock,
     documents = views.documents(as_of, known_at, agreement_id=agreement_id, for_recipient=recipient_id, kinds=kinds,
                                 with_terms=False)
     sums = views.account_sums(as_of, known_at, agreement_id=agreement_id, recipient_id=recipient_id)
-    return _state(views, clock, documents, sums)
+    return state_of(views, clock, documents, sums)
 
 
 def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None = None,
@@ -166,36 +166,45 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
     AGREEMENTS_PER_QUERY agreements (not two per agreement), and only that many agreements'
     documents in memory at a time."""
     for documents, rows in _read(views, clock, agreement_ids(views, clock), recipient_id, kinds):
-        state = _state(views, clock, documents, rows)
+        state = state_of(views, clock, documents, rows)
         if state is not None:
             yield state
 
 
-def agreement_changes(views: LedgerViews, clock: Clock, days: Sequence[dt.date], recipient_id: str | None = None,
-                      agreement_id: str | None = None,
-                      kinds: Sequence[str] = ()) -> Iterator[list[tuple[int, AgreementState | None]]]:
-    """For each agreement (or the one given), how its state runs over ``days`` (sorted, none
-    after ``clock.as_of``) as known at ``clock.known_at``, from one read as of the last day:
-    (index of a run's first day, the state as of that day) for each run of days on which
-    nothing new took effect. None while no decision is visible.
+def agreement_reads(views: LedgerViews, clock: Clock, agreement_id: str | None = None,
+                    recipient_id: str | None = None, kinds: Sequence[str] = (),
+                    by_date: bool = False) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Each agreement's (or the one given) visible documents and summed postings, as
+    ``state_of`` and ``changes`` take them; ``by_date``: summed per effective date too, so
+    that one read serves both the state as of the clock and its cuts at earlier days."""
+    ids = [agreement_id] if agreement_id else agreement_ids(views, clock)
+    return _read(views, clock, ids, recipient_id, kinds, by_date)
+
+
+def changes(views: LedgerViews, clock: Clock, days: Sequence[dt.date], documents: list[dict[str, Any]],
+            rows: list[dict[str, Any]], kinds: Sequence[str] = ()) -> list[tuple[int, AgreementState | None]]:
+    """How one agreement's state runs over ``days`` (sorted, none after ``clock.as_of``) as
+    known at ``clock.known_at``, from its read by date as of the last day: (index of a run's
+    first day, the state as of that day) for each run of days on which nothing new took
+    effect. None while no decision is visible. ``kinds``: only these documents are cut.
 
     The known_at is the same for every day, so what is visible on a day is what is visible
     on the last day with an effective date up to that day. A state's clock is its run's
     first day: a rule that reads the date itself (lapse, a deadline met or missed,
     overdue) holds for that day only; sums and documents hold for the whole run.
     """
-    ids = [agreement_id] if agreement_id else agreement_ids(views, clock)
-    for documents, rows in _read(views, clock, ids, recipient_id, kinds, by_date=True):
-        runs: list[tuple[int, AgreementState | None]] = []
-        seen: tuple[int, int] | None = None
-        for index, day in enumerate(days):
-            iso = day.isoformat()
-            docs_then = [d for d in documents if d["effective_date"] <= iso]
-            rows_then = [r for r in rows if r["effective_date"] <= iso]
-            if (len(docs_then), len(rows_then)) != seen:  # something took effect since the day before
-                seen = (len(docs_then), len(rows_then))
-                runs.append((index, _state(views, Clock(day, clock.known_at), docs_then, rows_then)))
-        yield runs
+    if kinds:
+        documents = [d for d in documents if d["kind"] in kinds]
+    runs: list[tuple[int, AgreementState | None]] = []
+    seen: tuple[int, int] | None = None
+    for index, day in enumerate(days):
+        iso = day.isoformat()
+        docs_then = [d for d in documents if d["effective_date"] <= iso]
+        rows_then = [r for r in rows if r["effective_date"] <= iso]
+        if (len(docs_then), len(rows_then)) != seen:  # something took effect since the day before
+            seen = (len(docs_then), len(rows_then))
+            runs.append((index, state_of(views, Clock(day, clock.known_at), docs_then, rows_then)))
+    return runs
 
 
 def _read(views: LedgerViews, clock: Clock, ids: Sequence[str], recipient_id: str | None, kinds: Sequence[str],
@@ -215,8 +224,9 @@ def _read(views: LedgerViews, clock: Clock, ids: Sequence[str], recipient_id: st
             yield documents[agreement_id], sums[agreement_id]
 
 
-def _state(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]],
-           rows: list[dict[str, Any]]) -> AgreementState | None:
+def state_of(views: LedgerViews, clock: Clock, documents: list[dict[str, Any]],
+             rows: list[dict[str, Any]]) -> AgreementState | None:
+    """The state of one agreement's read (rows summed per date or not); None without a visible decision."""
     decided = [d for d in documents if d["kind"] in ("agreement_decided", "agreement_amended")]
     if not decided:
         return None
