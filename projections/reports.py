@@ -23,8 +23,8 @@ from projections.balances import due_back
 from projections.labels import label
 from projections.queries import Filters
 from projections.reconciliation import reconcile
-from projections.state import (BALANCE_KINDS, AgreementState, Clock, agreement_reads, agreement_state, changes,
-                               state_of)
+from projections.state import (BALANCE_KINDS, AgreementState, Clock, Read, agreement_reads, agreement_state,
+                               changes, state_of)
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -121,7 +121,7 @@ class Context:
     clock: Clock
     flt: Filters
     names: dict[str, str]
-    _kept_reads: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = field(default=None, repr=False)
+    _kept_reads: list[Read] | None = field(default=None, repr=False)
     _kept_states: list[AgreementState] | None = field(default=None, repr=False)
 
     @property
@@ -144,7 +144,7 @@ class Context:
     def scoped(self) -> bool:
         return bool(self.flt.recipient_id or self.flt.agreement_id)
 
-    def reads(self) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    def reads(self) -> list[Read]:
         """One recipient's or one agreement's read, by date (``state.agreement_reads``): the
         states as of the clock and the chart's month ends are both made from it."""
         assert self.scoped, "every agreement's read is streamed, not kept"
@@ -262,8 +262,7 @@ def month_ends(start: dt.date, end: dt.date, limit: int = 36) -> list[dt.date]:
 
 
 def balance_series(ledger: Ledger, recipient_id: str, clock: Clock, agreement_id: str | None = None,
-                   reads: Iterable[tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = None
-                   ) -> list[dict[str, Any]]:
+                   reads: Iterable[Read] | None = None) -> list[dict[str, Any]]:
     """Paid, costs, repaid and due back outstanding at each month end, as known at known_at.
     ``reads``: the recipient's agreements read by date as of the clock (``agreement_reads``),
     if the caller has them; read here otherwise."""

@@ -44,6 +44,8 @@ class Clock:
 
 
 Key = tuple[str | None, str | None, str | None]  # part, recipient, route
+#: One agreement's read: its visible documents and its summed postings (rows).
+Read = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
 @dataclass
@@ -165,7 +167,7 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
     """Every agreement decided as known at ``clock``, by agreement id: two queries per
     AGREEMENTS_PER_QUERY agreements (not two per agreement), and only that many agreements'
     documents in memory at a time."""
-    for documents, rows in _read(views, clock, agreement_ids(views, clock), recipient_id, kinds):
+    for documents, rows in agreement_reads(views, clock, recipient_id=recipient_id, kinds=kinds):
         state = state_of(views, clock, documents, rows)
         if state is not None:
             yield state
@@ -173,7 +175,7 @@ def agreement_states(views: LedgerViews, clock: Clock, recipient_id: str | None 
 
 def agreement_reads(views: LedgerViews, clock: Clock, agreement_id: str | None = None,
                     recipient_id: str | None = None, kinds: Sequence[str] = (),
-                    by_date: bool = False) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+                    by_date: bool = False) -> Iterator[Read]:
     """Each agreement's (or the one given) visible documents and summed postings, as
     ``state_of`` and ``changes`` take them; ``by_date``: summed per effective date too, so
     that one read serves both the state as of the clock and its cuts at earlier days."""
@@ -208,7 +210,7 @@ def changes(views: LedgerViews, clock: Clock, days: Sequence[dt.date], documents
 
 
 def _read(views: LedgerViews, clock: Clock, ids: Sequence[str], recipient_id: str | None, kinds: Sequence[str],
-          by_date: bool = False) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+          by_date: bool = False) -> Iterator[Read]:
     """Each agreement's visible documents and summed postings, AGREEMENTS_PER_QUERY at a time."""
     as_of, known_at = clock.params
     for chunk in chunks(ids, AGREEMENTS_PER_QUERY):
