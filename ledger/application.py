@@ -11,7 +11,7 @@ import datetime as dt
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,9 @@ APPEND_ATTEMPTS = 20
 #: A snapshot of the journal (length, head hash, last recorded time) every this many entries, so a process
 #: that starts cold replays at most this many entries to load it.
 SNAPSHOT_EVERY = 500
+#: Up to this many entries, the read models' rows go to PostgreSQL in a pipeline (few round
+#: trips); more go by COPY (ledger/sql.py, SqlView.transaction and insert_rows).
+PIPELINE_UP_TO = 32
 #: Journal records per transaction of a rebuild (see Ledger.rebuild).
 REBUILD_PAGE_SQLITE, REBUILD_PAGE_POSTGRES = 20_000, 5_000
 
@@ -118,6 +121,10 @@ class Ledger(Application[Any]):
         self._appends = AppendQueue(self._record_group, MAX_BATCH)
         self._catch_up_lock = threading.RLock()
         self._reached = 0  # the notification id the read models stood at after the last catch-up
+        #: The journal this process saved last, and the notification id of its last entry
+        #: (see _current_journal).
+        self._kept: Journal | None = None
+        self._kept_at = 0
         #: On SQLite: the log is copied into the file off the request path (ledger/walcheckpoint.py),
         #: and the journal's writes queue with the read models' (ledger/sql.py, sqlite_write_lock).
         self._wal: WalCheckpointer | None = None
@@ -192,17 +199,21 @@ class Ledger(Application[Any]):
         # its own entries are projected straight into them.
         with self._catch_up_lock:
             for _attempt in range(APPEND_ATTEMPTS):
-                journal = self._journal()
-                self.catch_up()
+                journal = self._current_journal()
                 now = self.clock()
                 self.check(parsed, now)
-                entries = [self._stamp(journal, event, now, principal) for event, principal in events]
-                before = journal.version - len(entries)
                 try:
+                    entries = [self._stamp(journal, event, now, principal) for event, principal in events]
                     with self._write_lock:
                         recordings = self.save(journal)
                 except IntegrityError:
+                    self._forget_journal()
                     continue  # another writer took the position: reload and check again
+                except BaseException:
+                    self._forget_journal()  # stamped but not saved: no longer the head
+                    raise
+                before = journal.version - len(entries)
+                self._kept, self._kept_at = journal, recordings[-1].notification.id
                 self._copy_log_soon()
                 for request, (start, stop) in zip(requests, _spans(requests)):
                     request.entries = entries[start:stop]
@@ -278,6 +289,32 @@ class Ledger(Application[Any]):
             return
         self._reached = last
 
+    def _current_journal(self) -> Journal:
+        """The journal at its head, with the read models brought at least as far (the
+        checks read them, so they must know every entry the new ones follow).
+
+        When the catch-up found nothing recorded after this process's last save, the
+        journal kept from that save is the head: no query and no copy (the library's
+        cache would read the entries after it and deep-copy it). Otherwise the library's
+        repository loads it, and the read models catch up again after that. Either way
+        the database's unique position key refuses a save on a journal someone passed.
+        """
+        seen = self.catch_up()
+        if self._kept is not None and seen == 0 and self._reached == self._kept_at:
+            return self._kept
+        self._forget_journal()
+        journal = self._journal()
+        self.catch_up()
+        return journal
+
+    def _forget_journal(self) -> None:
+        """Drop the kept journal (it is also the library's cached one): it may hold
+        entries that were stamped but not saved."""
+        if self._kept is not None and self.repository.cache is not None:
+            with suppress(KeyError):
+                self.repository.cache.get(JOURNAL_ID, evict=True)
+        self._kept = None
+
     def _journal(self) -> Journal:
         try:
             journal = self.repository.get(JOURNAL_ID)
@@ -339,7 +376,8 @@ class Ledger(Application[Any]):
         (they don't wait for the disk, ledger/sql.py) while this process lives on; another
         process may also have moved them.
         """
-        with self.index.transaction(commit=True) as cursor:
+        few = sum(len(entries) for _view, entries in pending) <= PIPELINE_UP_TO
+        with self.index.transaction(commit=True, pipelined=few) as cursor:
             if self.index.positions(list(since), cursor) != since:
                 raise _ViewsMoved
             for view, entries in pending:

@@ -49,6 +49,7 @@ COPY_FROM = 100
 IN_LIST = 500
 
 _READING = threading.local()
+_PIPELINED = threading.local()
 T = TypeVar("T")
 
 # SQLite lets one connection write at a time; another that tries waits in SQLite's busy
@@ -71,6 +72,11 @@ def chunks(values: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]:
     """``values`` in consecutive slices of at most ``size``: one query's IN list each."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _pipelined() -> frozenset[int]:
+    """ids of this thread's cursors in a PostgreSQL pipeline (``SqlView.transaction``)."""
+    return getattr(_PIPELINED, "cursors", frozenset())
 
 
 def _open_cursors() -> dict[int, Any]:
@@ -172,12 +178,24 @@ class SqlView:
         return text.replace("?", "%s") if self.is_postgres else text
 
     @contextmanager
-    def transaction(self, *, commit: bool) -> Iterator[Any]:
+    def transaction(self, *, commit: bool, pipelined: bool = False) -> Iterator[Any]:
+        """A cursor in one transaction. ``pipelined`` (PostgreSQL, for a few rows): the
+        statements are sent without waiting for each answer (psycopg's pipeline mode), so
+        BEGIN, the settings, the inserts and COMMIT cost a few round trips, not one each; a
+        single append's read-model write went from 14 waits on the server to 3. Reading a
+        result waits for everything sent before it. No COPY in a pipeline (insert_rows)."""
         if self.is_postgres:
-            with self.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
-                if not self.waits_for_disk and commit:
-                    cursor.execute(POSTGRES_NO_WAIT)  # for this transaction only
-                yield cursor
+            with self.datastore.get_connection() as connection:  # type: ignore[attr-defined]
+                with connection.pipeline() if pipelined else nullcontext():
+                    with connection.transaction(force_rollback=not commit):
+                        cursor = connection.cursor()
+                        if not self.waits_for_disk and commit:
+                            cursor.execute(POSTGRES_NO_WAIT)  # for this transaction only
+                        _PIPELINED.cursors = _pipelined() | {id(cursor)} if pipelined else _pipelined()
+                        try:
+                            yield cursor
+                        finally:
+                            _PIPELINED.cursors = _pipelined() - {id(cursor)}
             return
         lock = sqlite_write_lock(self.datastore.pool.db_name) if commit else nullcontext()  # type: ignore[attr-defined]
         with lock, self.datastore.get_connection(commit=commit) as connection:  # type: ignore[attr-defined]
@@ -254,7 +272,7 @@ class SqlView:
         took 27-30 ms for 5 000 postings where one INSERT per row took 126-214 ms."""
         if not rows:
             return
-        if self.is_postgres and len(rows) >= COPY_FROM:
+        if self.is_postgres and len(rows) >= COPY_FROM and id(cursor) not in _pipelined():
             with cursor.copy(self.sql(f"COPY {{s}}{table} ({columns}) FROM STDIN")) as copy:
                 for row in rows:
                     copy.write_row(row)

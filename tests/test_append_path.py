@@ -83,6 +83,54 @@ def test_an_append_refused_after_a_rival_took_the_position_is_checked_again(load
         rival.close()
 
 
+def test_a_rival_appending_between_the_check_and_the_save_makes_the_kept_journal_reload(
+        loaded_ledger: Ledger, monkeypatch) -> None:
+    """The journal kept from the last save is used without reading the store when nothing
+    was recorded since; a rival that slips in after that look makes the save conflict, and
+    the append is checked again on the journal as stored, never on the stamped copy."""
+    ledger = loaded_ledger
+    rival = Ledger(database_config(ledger.config.url))
+    try:
+        ledger.append(_requisitions(1), "finance")
+        check, slipped = ledger.check, []
+
+        def check_then_rival(*args, **kwargs):
+            check(*args, **kwargs)
+            if not slipped:
+                slipped.append(rival.append(_requisitions(2), "rival"))
+
+        monkeypatch.setattr(ledger, "check", check_then_rival)
+        [entry] = ledger.append(_requisitions(1), "finance")
+        assert entry.position == ledger.head()[0] == slipped[0][-1].position + 1
+        assert [e["recorded_by"] for e in ledger.list_events()][-4:] == ["finance", "rival", "rival", "finance"]
+        assert ledger.verify().ok
+    finally:
+        rival.close()
+
+
+def test_a_save_that_fails_after_stamping_leaves_no_trace_in_the_kept_journal(
+        loaded_ledger: Ledger, monkeypatch) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    ledger = loaded_ledger
+    ledger.append(_requisitions(1), "finance")
+    length, head = ledger.head()
+    save = ledger.save
+    monkeypatch.setattr(ledger, "save", lambda *a, **k: (_ for _ in ()).throw(OperationalError("connection lost")))
+    with pytest.raises(OperationalError):
+        ledger.append(_requisitions(3), "finance")
+    monkeypatch.setattr(ledger, "save", save)
+    assert ledger.head() == (length, head)
+    [entry] = ledger.append(_requisitions(1), "finance")
+    assert (entry.position, entry.prev_hash) == (length + 1, head)
+    assert ledger.verify().ok
+    other = Ledger(database_config(ledger.config.url))
+    try:
+        assert (other._journal().length, other._journal().head_hash) == ledger.head()
+    finally:
+        other.close()
+
+
 def test_an_amendment_that_drops_a_part_refuses_events_for_it_afterwards(loaded_ledger: Ledger) -> None:
     ledger = loaded_ledger
     ledger.append([requisition(AGREEMENT, PART, "region-skane", kr(10), "2020-06-01")], "finance")  # parts cached
@@ -392,7 +440,9 @@ def test_an_append_on_postgres_keeps_its_prepared_statements_and_sends_no_rollba
         loaded_ledger.append(_requisitions(1), "finance")
     assert not [c for c in sent if c.startswith(("ROLLBACK", "DEALLOCATE"))]
     assert sent.count("BEGIN") == 10  # the save's transaction of the read models; the checks need none
-    assert sent.count("prepared") >= 10 * 12
+    # The catch-up's two reads, the checks' three, the save's one, the read models' positions,
+    # rows and tracking: ten statements an append, each run prepared.
+    assert sent.count("prepared") >= 10 * 10
 
 
 def test_a_large_batch_written_by_copy_gives_the_rows_that_row_by_row_inserts_give(loaded_ledger: Ledger) -> None:
