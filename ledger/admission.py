@@ -125,16 +125,17 @@ def check_references(events: Sequence[EventBase], index: JournalIndex, today: dt
     referenced = {ref for e in events for _name, ref in references(e)}
     known.event_ids = index.existing_event_ids(referenced)
     errors: list[FieldError] = []
-    for item, event in enumerate(events):
-        errors.extend(FieldError(item, f, r) for f, r in _problems(event, known, taken, today))
-        known.event_ids.add(str(event.event_id))
-        taken.add(str(event.event_id))
+    for item, (event, event_id) in enumerate(zip(events, ids)):
+        errors.extend(FieldError(item, f, r) for f, r in _problems(event, event_id, known, taken, today))
+        known.event_ids.add(event_id)
+        taken.add(event_id)
         _learn(event, known)
     return errors
 
 
-def _problems(event: EventBase, known: _Known, taken: set[str], today: dt.date) -> Iterable[tuple[str, str]]:
-    if str(event.event_id) in taken:
+def _problems(event: EventBase, event_id: str, known: _Known, taken: set[str],
+              today: dt.date) -> Iterable[tuple[str, str]]:
+    if event_id in taken:
         yield "event_id", "an event with this id is already recorded"
     if event.effective_date > today:
         yield "effective_date", f"{event.effective_date} is after the day it is recorded ({today}, Europe/Stockholm)"

@@ -254,7 +254,7 @@ class Ledger(Application[Any]):
     def _stamp(journal: Journal, event: EventBase, now: dt.datetime, principal: str) -> Entry:
         payload = event.model_dump(mode="json")
         recorded_at = journal.recorded_time(format_recorded(now))
-        return journal.record(str(event.event_id), payload["kind"], recorded_at, principal, payload)
+        return journal.record(payload["event_id"], payload["kind"], recorded_at, principal, payload)
 
     def _keep(self, journal: Journal, version_before: int) -> None:
         """Keep the journal just saved as the cached one (the next append then reads only

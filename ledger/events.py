@@ -38,6 +38,8 @@ def _visible_text(multiline: bool) -> AfterValidator:
     allowed = "\t\n\r" if multiline else ""
 
     def check(value: str) -> str:
+        if value.isascii() and value.isprintable():
+            return value  # no control or format character, and already NFC: most text
         for char in value:
             category = unicodedata.category(char)
             if (category == "Cc" and char not in allowed) or category in ("Cf", "Cs"):
@@ -120,17 +122,20 @@ class EventBase(BaseModel):
     #: True for events that must name an agreement the ledger knows.
     needs_agreement: ClassVar[bool] = True
 
+    # The fields are read from the instance's __dict__ (where pydantic keeps them): asking a
+    # model for a field its kind lacks goes through pydantic's __getattr__ and an exception,
+    # a few microseconds each, several times per event of a batch.
     def agreement_ref(self) -> str | None:
-        return getattr(self, "agreement_id", None)
+        return self.__dict__.get("agreement_id")
 
     def part_ref(self) -> str | None:
-        return getattr(self, "part_id", None)
+        return self.__dict__.get("part_id")
 
     def recipient_refs(self) -> list[tuple[str, str]]:
         """(field, recipient id) pairs that must be registered recipients."""
         refs = []
         for field in ("recipient_id", "to_recipient_id"):
-            value = getattr(self, field, None)
+            value = self.__dict__.get(field)
             if value:
                 refs.append((field, value))
         return refs

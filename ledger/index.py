@@ -43,6 +43,8 @@ INDEX_DDL = (
 )
 
 #: The position of the agreement's terms in force (its last decision or amendment).
+#: Up to this many values a lookup on PostgreSQL is an IN list; more go as one array.
+FEW = 50
 TERMS_POSITION = ("SELECT MAX(position) FROM {s}journal_index WHERE agreement_id = ?"
                   " AND kind IN ('agreement_decided', 'agreement_amended')")
 
@@ -127,7 +129,16 @@ class JournalIndex(SqlView):
     def _present(self, column: str, values: Iterable[str], condition: str = "") -> set[str]:
         """Those of ``values`` found in ``column`` (of the rows meeting ``condition``)."""
         found = set()
-        for chunk in chunks(list(values)):
+        values = list(values)
+        if self.is_postgres and len(values) > FEW:
+            # A batch's ids as one array: one statement to plan and prepare, not an IN list
+            # per 500 (a third of a 1000-event batch's checks), joined so that each value is a
+            # seek ("= ANY(?)" got a generic plan that scanned the whole table).
+            rows = self.query(f"SELECT j.{column} FROM unnest(?::text[]) AS v(value)"
+                              f" JOIN {{s}}journal_index j ON j.{column} = v.value WHERE {condition}true",
+                              [values])
+            return {r[column] for r in rows}
+        for chunk in chunks(values):
             rows = self.query(f"SELECT {column} FROM {{s}}journal_index WHERE {condition}"
                               f"{column} IN ({','.join('?' * len(chunk))})", chunk)
             found.update(r[column] for r in rows)

@@ -487,3 +487,21 @@ def test_the_journal_recorder_keeps_a_batch_in_order_and_refuses_a_taken_version
     with pytest.raises(IntegrityError):
         recorder.insert_events([StoredEvent(originator, 301, "t", b"new"), StoredEvent(originator, 7, "t", b"taken")])
     assert len(recorder.select_events(originator)) == 300  # all or nothing
+
+
+def test_a_large_batch_finds_its_recorded_ids_and_recipients_as_a_small_one_does(loaded_ledger: Ledger) -> None:
+    """More than FEW ids go to PostgreSQL as one array joined to the index, fewer as an IN
+    list (ledger/index.py, _present): both find exactly the recorded ones."""
+    from ledger.index import FEW
+
+    ledger = loaded_ledger
+    recorded = ledger.append(_requisitions(3), "finance")
+    batch = _requisitions(FEW + 10)
+    batch[FEW + 5] = dict(batch[FEW + 5], event_id=recorded[1].event_id)
+    with pytest.raises(LedgerValidationError) as refused:
+        ledger.append(batch, "finance")
+    assert [(e.item, e.field) for e in refused.value.errors] == [(FEW + 5, "event_id")]
+    ids = [e["event_id"] for e in batch]
+    assert ledger.index.existing_event_ids(ids) == {recorded[1].event_id}
+    assert ledger.index.existing_event_ids(ids[:3] + [recorded[0].event_id]) == {recorded[0].event_id}
+    assert ledger.index.registered_recipients(list(REGIONS) + [f"region-none-{i}" for i in range(FEW)]) == set(REGIONS)
