@@ -612,8 +612,9 @@ def render(data: dict[str, Any]) -> str:
             if not steps or row["workers"] != 1 or row["rate"]:
                 continue
             rest = max(0.0, 1 - sum(v or 0 for v in steps.values()))
-            lines += [f"Where a raw append's time goes, {_label(row, data)} (share of its wall time): the cached "
-                      f"journal aggregate (`_journal`) {100 * steps['_journal']:.0f} %, `catch_up` before "
+            lines += [f"Where a raw append's time goes, {_label(row, data)} (share of its wall time): loading "
+                      f"the journal from the store (`_journal`, only when another writer recorded since) "
+                      f"{100 * steps['_journal']:.0f} %, `catch_up` before "
                       f"{100 * steps['catch_up']:.0f} %, reference checks (`check`) "
                       f"{100 * steps['check']:.0f} %, `save` {100 * steps['save']:.0f} %, projecting its own "
                       f"entries (`_project_recorded`) {100 * steps['_project_recorded']:.0f} %, the rest "
