@@ -203,7 +203,8 @@ class Ledger(Application[Any]):
                 now = self.clock()
                 self.check(parsed, now)
                 try:
-                    entries = [self._stamp(journal, event, now, principal) for event, principal in events]
+                    recorded = format_recorded(now)  # once for the batch: it is the same instant
+                    entries = [self._stamp(journal, event, recorded, principal) for event, principal in events]
                     with self._write_lock:
                         recordings = self.save(journal)
                 except IntegrityError:
@@ -251,9 +252,9 @@ class Ledger(Application[Any]):
             raise LedgerValidationError(sorted(errors, key=lambda e: e.item))
 
     @staticmethod
-    def _stamp(journal: Journal, event: EventBase, now: dt.datetime, principal: str) -> Entry:
+    def _stamp(journal: Journal, event: EventBase, recorded: str, principal: str) -> Entry:
         payload = event.model_dump(mode="json")
-        recorded_at = journal.recorded_time(format_recorded(now))
+        recorded_at = journal.recorded_time(recorded)
         return journal.record(payload["event_id"], payload["kind"], recorded_at, principal, payload)
 
     def _keep(self, journal: Journal, version_before: int) -> None:

@@ -55,6 +55,8 @@ def database_config(url: str | None = None) -> DatabaseConfig:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
+            # A batch's entries inserted with one executemany (ledger/journal_recorder.py).
+            "APPLICATION_RECORDER_TOPIC": "ledger.journal_recorder:SQLiteJournalRecorder",
             **CACHE,
         }
         return DatabaseConfig(url, "sqlite", env)

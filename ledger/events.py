@@ -50,11 +50,14 @@ def _visible_text(multiline: bool) -> AfterValidator:
     return AfterValidator(check)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _iso_date(value: object) -> object:
     """A date is the text YYYY-MM-DD: a number or a timestamp is refused, not converted."""
     if isinstance(value, dt.datetime) or not isinstance(value, (str, dt.date)):
         raise ValueError("a date is written as text YYYY-MM-DD")
-    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
         raise ValueError("a date is written YYYY-MM-DD")
     return value
 

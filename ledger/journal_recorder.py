@@ -1,4 +1,11 @@
-"""The journal's PostgreSQL recorder: the library's, with a faster way to send a batch.
+"""The journal's recorders: the library's, with a faster way to send a batch.
+
+SQLite: the library inserts a batch one statement per entry, to read each entry's rowid
+(its notification id) back; this recorder inserts it with one executemany and reads the
+last rowid. The batch's rowids are consecutive: SQLite gives a new row one more than the
+largest rowid, and the transaction holds the file's write lock throughout.
+
+PostgreSQL:
 
 With ``POSTGRES_ENABLE_DB_FUNCTIONS`` (ledger/config.py says why) the library sends a
 batch to its insert function as one array of composite values, which psycopg builds in
@@ -17,8 +24,19 @@ from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
+
+
+class SQLiteJournalRecorder(SQLiteApplicationRecorder):
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        if len(stored_events) < 2:
+            return super()._insert_events(c, stored_events, **kwargs)  # type: ignore[no-any-return]
+        SQLiteAggregateRecorder._insert_events(self, c, stored_events, **kwargs)  # one executemany
+        c.execute("SELECT last_insert_rowid()")
+        last = int(c.fetchone()[0])
+        return list(range(last - len(stored_events) + 1, last + 1))
 
 
 class PostgresJournalRecorder(PostgresApplicationRecorder):

@@ -463,16 +463,19 @@ def test_a_large_batch_written_by_copy_gives_the_rows_that_row_by_row_inserts_gi
 
 
 def test_the_journal_recorder_keeps_a_batch_in_order_and_refuses_a_taken_version(ledger: Ledger) -> None:
-    """On PostgreSQL a batch goes to the insert function as plain arrays
-    (ledger/journal_recorder.py): the rows, their order and the conflicts stay the library's."""
+    """On PostgreSQL a batch goes to the insert function as plain arrays, on SQLite by one
+    executemany whose rowids are worked out from the last (ledger/journal_recorder.py): the
+    rows, their order, their notification ids and the conflicts stay the library's."""
     import uuid
 
     from eventsourcing.persistence import IntegrityError, StoredEvent
 
-    from ledger.journal_recorder import PostgresJournalRecorder
+    from ledger.journal_recorder import PostgresJournalRecorder, SQLiteJournalRecorder
 
     recorder = ledger.recorder
-    assert isinstance(recorder, PostgresJournalRecorder) == (ledger.config.backend == "postgres")
+    expected = PostgresJournalRecorder if ledger.config.backend == "postgres" else SQLiteJournalRecorder
+    assert type(recorder) is expected
+    recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "before", b"one")])  # the batch does not start at 1
     originator = uuid.uuid4()
     batch = [StoredEvent(originator, version, f"topic-{version}", b"\\x00'\"{state}" + bytes([version % 256, 0]))
              for version in range(1, 301)]  # bytes that need escaping in text, and a NUL
