@@ -194,7 +194,7 @@ class KeyStore(SqlView):
         rows = self.records.query(
             "SELECT k.*, r.body_hash, r.status, r.response FROM {s}api_keys k"
             " LEFT JOIN {s}idempotency_records r ON r.key_id = k.key_id AND r.idempotency_key = ?"
-            " WHERE k.key_id = ?", [idempotency_key, key_id])
+            " WHERE k.key_id = ?", [idempotency_key, key_id], stable_plan=True)  # both by primary key
         key = self._active(rows[0], secret) if rows else None
         if key is None or rows[0]["body_hash"] is None:
             return key, None

@@ -130,30 +130,34 @@ class JournalIndex(SqlView):
         """Those of ``values`` found in ``column`` (of the rows meeting ``condition``)."""
         found = set()
         values = list(values)
+        stable = not condition  # by a unique key: any plan is a seek per value
         if self.is_postgres and len(values) > FEW:
             # A batch's ids as one array: one statement to plan and prepare, not an IN list
             # per 500 (a third of a 1000-event batch's checks), joined so that each value is a
             # seek ("= ANY(?)" got a generic plan that scanned the whole table).
             rows = self.query(f"SELECT j.{column} FROM unnest(?::text[]) AS v(value)"
                               f" JOIN {{s}}journal_index j ON j.{column} = v.value WHERE {condition}true",
-                              [values])
+                              [values], stable_plan=stable)
             return {r[column] for r in rows}
         for chunk in chunks(values):
             rows = self.query(f"SELECT {column} FROM {{s}}journal_index WHERE {condition}"
-                              f"{column} IN ({','.join('?' * len(chunk))})", chunk)
+                              f"{column} IN ({','.join('?' * len(chunk))})", chunk, stable_plan=stable)
             found.update(r[column] for r in rows)
         return found
 
     def event(self, event_id: str) -> dict[str, Any] | None:
-        rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE event_id = ?", [event_id])
+        rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE event_id = ?", [event_id],
+                          stable_plan=True)
         return decode_row(rows[0]) if rows else None
 
     def position_of(self, event_id: str) -> int | None:
         """The event's journal position (None if it is not indexed), without its payload."""
-        return self.scalar("SELECT position FROM {s}journal_index WHERE event_id = ?", [event_id])  # type: ignore[no-any-return]
+        return self.scalar("SELECT position FROM {s}journal_index WHERE event_id = ?", [event_id],  # type: ignore[no-any-return]
+                           stable_plan=True)
 
     def event_at(self, position: int) -> dict[str, Any] | None:
-        rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE position = ?", [position])
+        rows = self.query(f"SELECT {COLUMNS} FROM {{s}}journal_index WHERE position = ?", [position],
+                          stable_plan=True)
         return decode_row(rows[0]) if rows else None
 
     def agreement(self, agreement_id: str) -> dict[str, Any] | None:
@@ -197,7 +201,8 @@ class JournalIndex(SqlView):
         return [decode_row(r) for r in rows]
 
     def head(self) -> tuple[int, str | None]:
-        rows = self.query("SELECT position, hash FROM {s}journal_index ORDER BY position DESC LIMIT 1")
+        rows = self.query("SELECT position, hash FROM {s}journal_index ORDER BY position DESC LIMIT 1",
+                          stable_plan=True)
         return (rows[0]["position"], rows[0]["hash"]) if rows else (0, None)
 
     def events(self, flt: EventFilter) -> list[dict[str, Any]]:

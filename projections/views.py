@@ -161,7 +161,7 @@ class LedgerViews(SqlView):
         if entry.kind != "agreement_amended":
             return entry.payload["effective_date"]
         cursor.execute(self.sql("SELECT effective_date FROM {s}documents WHERE agreement_id = ?"
-                                " AND kind = 'agreement_decided'"), [agreement_id])
+                                " AND kind = 'agreement_decided'"), [agreement_id], **self.planned_each_run)
         row = cursor.fetchone()
         return row["effective_date"] if row else entry.payload["effective_date"]
 
@@ -196,9 +196,9 @@ class LedgerViews(SqlView):
         terms = "agreement_id = ? AND kind IN ('agreement_decided', 'agreement_amended') AND superseded_at IS NULL"
         cursor.execute(self.sql("UPDATE {s}postings SET superseded_at = ? WHERE superseded_at IS NULL"
                                 f" AND position IN (SELECT position FROM {{s}}documents WHERE {terms})"),
-                       [recorded_at, agreement_id])
+                       [recorded_at, agreement_id], **self.planned_each_run)
         cursor.execute(self.sql(f"UPDATE {{s}}documents SET superseded_at = ? WHERE {terms}"),
-                       [recorded_at, agreement_id])
+                       [recorded_at, agreement_id], **self.planned_each_run)
 
     # --- queries -------------------------------------------------------------------
 
@@ -346,7 +346,7 @@ class _Reports:
                 " AND p.superseded_at IS NULL) AS costs FROM {s}documents d"
                 " WHERE d.kind = 'expense_report_received' AND d.superseded_at IS NULL AND ("
                 + " OR ".join(["(d.agreement_id = ? AND d.recipient_id = ?)"] * len(chunk)) + ")"
-                " ORDER BY d.position"), [v for pair in chunk for v in pair])
+                " ORDER BY d.position"), [v for pair in chunk for v in pair], **view.planned_each_run)
             for row in cursor.fetchall():
                 pair = (row["agreement_id"], row["recipient_id"])
                 self.standing[pair].append(_Report(row["event_id"], _report_key(parse_json(row["payload"])),
