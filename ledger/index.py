@@ -40,6 +40,11 @@ INDEX_DDL = (
     "CREATE INDEX IF NOT EXISTS journal_index_recorded_by ON {s}journal_index (recorded_by, position)",
     # the terms in force: a seek, where (agreement_id, position) walked back over every event
     "CREATE INDEX IF NOT EXISTS journal_index_terms ON {s}journal_index (agreement_id, kind, position)",
+    # whether recipients are registered (every append's check): one entry per registration.
+    # PostgreSQL otherwise combined the kind index with the recipient index, whose rows for
+    # a region grow with every payout to it.
+    "CREATE INDEX IF NOT EXISTS journal_index_registrations ON {s}journal_index (recipient_id)"
+    " WHERE kind = 'recipient_registered'",
 )
 
 #: The position of the agreement's terms in force (its last decision or amendment).
