@@ -303,7 +303,7 @@ class Ledger(Application[Any]):
         seen = self.catch_up()
         if self._kept is not None and seen == 0 and self._reached == self._kept_at:
             return self._kept
-        self._forget_journal()
+        self._kept = None  # saved, so still the cached one: the library brings it forward
         journal = self._journal()
         self.catch_up()
         return journal
