@@ -47,9 +47,9 @@ INDEX_DDL = (
     " WHERE kind = 'recipient_registered'",
 )
 
-#: The position of the agreement's terms in force (its last decision or amendment).
 #: Up to this many values a lookup on PostgreSQL is an IN list; more go as one array.
 FEW = 50
+#: The position of the agreement's terms in force (its last decision or amendment).
 TERMS_POSITION = ("SELECT MAX(position) FROM {s}journal_index WHERE agreement_id = ?"
                   " AND kind IN ('agreement_decided', 'agreement_amended')")
 

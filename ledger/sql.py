@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
+from psycopg import pq
 from psycopg.sql import SQL
 
 
@@ -49,7 +50,6 @@ COPY_FROM = 100
 IN_LIST = 500
 
 _READING = threading.local()
-_PIPELINED = threading.local()
 T = TypeVar("T")
 
 # SQLite lets one connection write at a time; another that tries waits in SQLite's busy
@@ -72,11 +72,6 @@ def chunks(values: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]:
     """``values`` in consecutive slices of at most ``size``: one query's IN list each."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _pipelined() -> frozenset[int]:
-    """ids of this thread's cursors in a PostgreSQL pipeline (``SqlView.transaction``)."""
-    return getattr(_PIPELINED, "cursors", frozenset())
 
 
 def _open_cursors() -> dict[int, Any]:
@@ -197,11 +192,7 @@ class SqlView:
                         cursor = connection.cursor()
                         if not self.waits_for_disk and commit:
                             cursor.execute(POSTGRES_NO_WAIT)  # for this transaction only
-                        _PIPELINED.cursors = _pipelined() | {id(cursor)} if pipelined else _pipelined()
-                        try:
-                            yield cursor
-                        finally:
-                            _PIPELINED.cursors = _pipelined() - {id(cursor)}
+                        yield cursor
             return
         lock = sqlite_write_lock(self.datastore.pool.db_name) if commit else nullcontext()  # type: ignore[attr-defined]
         with lock, self.datastore.get_connection(commit=commit) as connection:  # type: ignore[attr-defined]
@@ -288,7 +279,7 @@ class SqlView:
         took 27-30 ms for 5 000 postings where one INSERT per row took 126-214 ms."""
         if not rows:
             return
-        if self.is_postgres and len(rows) >= COPY_FROM and id(cursor) not in _pipelined():
+        if self.is_postgres and len(rows) >= COPY_FROM and not _in_pipeline(cursor):
             with cursor.copy(self.sql(f"COPY {{s}}{table} ({columns}) FROM STDIN")) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -305,6 +296,11 @@ class SqlView:
         if not rows:
             return None
         return next(iter(rows[0].values()))
+
+
+def _in_pipeline(cursor: Any) -> bool:
+    """Whether a PostgreSQL cursor's connection is in pipeline mode (no COPY there)."""
+    return cursor.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF  # type: ignore[no-any-return]
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:
